@@ -1,0 +1,115 @@
+"""Every error hashmatch raises, under one root.
+
+The tree::
+
+    HashmatchError                    root; has ``reason`` and renders as ``source:line: reason``
+    ├── InputError                    the user's input is wrong (exit code 2, HTTP 400/422)
+    │   ├── DigestError               a digest value is malformed (wrong length, not hex)
+    │   ├── UnsupportedFormat         a file is not in the format asked for, or in none we know
+    │   ├── RecordError               a record of a recognised file is malformed (``--strict``)
+    │   └── ConfigurationError        a setting or an option is invalid
+    ├── NotFound                      a named list, version, run or snapshot does not exist
+    ├── Conflict                      the thing exists already (a list name, say)
+    ├── AdapterRegistryError          two adapters claim one name, or an adapter is broken
+    ├── IngestError                   an ingest failed; nothing of it was committed
+    ├── SnapshotError                 a snapshot is missing, corrupt or could not be published
+    └── StoreError                    the catalog or verdict store failed
+
+Errors carry their context as attributes (``source``, ``line``, ``reason``) and render as
+``file:line: reason``. The CLI maps classes to exit codes and the web layer to HTTP statuses;
+the core never exits or speaks HTTP.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterRegistryError",
+    "ConfigurationError",
+    "Conflict",
+    "DigestError",
+    "HashmatchError",
+    "IngestError",
+    "InputError",
+    "NotFound",
+    "RecordError",
+    "SnapshotError",
+    "StoreError",
+    "UnsupportedFormat",
+]
+
+
+class HashmatchError(Exception):
+    """Root of every error hashmatch raises on purpose."""
+
+    http_status: int = 500
+
+    def __init__(self, reason: str, *, source: str | None = None, line: int | None = None) -> None:
+        self.reason = reason
+        self.source = source
+        self.line = line
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """``source:line: reason``, leaving out the parts that are not known."""
+        where = [str(part) for part in (self.source, self.line) if part is not None]
+        return ": ".join([":".join(where), self.reason]) if where else self.reason
+
+
+class InputError(HashmatchError):
+    """The user's input is wrong; saying so is the whole answer."""
+
+    http_status = 400
+
+
+class DigestError(InputError):
+    """A digest value is malformed: wrong length for its algorithm, not hex, not base64."""
+
+    http_status = 422
+
+
+class UnsupportedFormat(InputError):
+    """The file is not in the format that was asked for, or in any format we know."""
+
+    http_status = 415
+
+
+class RecordError(InputError):
+    """A record of a recognised file is malformed (raised instead of a warning under strict)."""
+
+    http_status = 422
+
+
+class ConfigurationError(InputError):
+    """A setting or an option has a value that cannot work."""
+
+
+class NotFound(HashmatchError):
+    """A named list, list version, run or snapshot does not exist."""
+
+    http_status = 404
+
+
+class Conflict(HashmatchError):
+    """The thing to create exists already."""
+
+    http_status = 409
+
+
+class AdapterRegistryError(HashmatchError):
+    """Two adapters claim the same name, or an adapter could not be loaded."""
+
+
+class IngestError(HashmatchError):
+    """An ingest failed; nothing of it was committed and the previous version still serves."""
+
+    http_status = 422
+
+
+class SnapshotError(HashmatchError):
+    """A snapshot is missing or corrupt, or could not be built or published."""
+
+
+class StoreError(HashmatchError):
+    """The catalog or verdict store failed."""
+
+    http_status = 503
