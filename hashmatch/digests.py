@@ -29,6 +29,7 @@ __all__ = [
     "ColumnParse",
     "Digest",
     "detect_algorithm",
+    "digest_matrix",
     "is_empty_file_digest",
     "parse_digest",
     "parse_digest_column",
@@ -256,3 +257,14 @@ def _fixed_binary(rows: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_]) -> 
     )
     assert isinstance(array, pa.FixedSizeBinaryArray)
     return array
+
+
+def digest_matrix(column: pa.Array) -> npt.NDArray[np.uint8]:
+    """The non-null values of a fixed-size-binary column as an (n, width) uint8 matrix."""
+    width = column.type.byte_width
+    present = column.drop_null() if column.null_count else column
+    if not isinstance(present, pa.FixedSizeBinaryArray):
+        present = pa.concat_arrays([present])
+    data = np.frombuffer(present.buffers()[1], dtype=np.uint8)
+    start = present.offset * width
+    return data[start : start + len(present) * width].reshape(len(present), width)

@@ -23,7 +23,6 @@ from hashmatch.index.snapshot import (
     SnapshotList,
     SnapshotSource,
     SnapshotStore,
-    digest_matrix,
 )
 from hashmatch.index.sorted_array import SortedArrayIndex, SortedKeys
 
@@ -44,5 +43,4 @@ __all__ = [
     "SortedArrayIndex",
     "SortedKeys",
     "as_digest_matrix",
-    "digest_matrix",
 ]

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from hashmatch.digests import Algorithm
+from hashmatch.digests import Algorithm, digest_matrix
 from hashmatch.errors import NotFound, SnapshotError
 from hashmatch.index._base import DigestMatrix, LabelSetTable, Member
 from hashmatch.index.sorted_array import SortedArrayIndex
@@ -49,7 +49,6 @@ __all__ = [
     "SnapshotList",
     "SnapshotSource",
     "SnapshotStore",
-    "digest_matrix",
 ]
 
 SNAPSHOT_FORMAT = "hashmatch-snapshot/1"
@@ -141,17 +140,6 @@ def snapshot_id(lists: Sequence[SnapshotList]) -> str:
         "lists": sorted((item.name, item.version_id, item.purpose.value) for item in lists),
     }
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:32]
-
-
-def digest_matrix(column: pa.Array) -> DigestMatrix:
-    """The non-null values of a fixed-size-binary column as an (n, width) uint8 matrix."""
-    width = column.type.byte_width
-    present = column.drop_null() if column.null_count else column
-    if not isinstance(present, pa.FixedSizeBinaryArray):
-        present = pa.concat_arrays([present])
-    data = np.frombuffer(present.buffers()[1], dtype=np.uint8)
-    start = present.offset * width
-    return data[start : start + len(present) * width].reshape(len(present), width)
 
 
 class SnapshotStore:

@@ -602,7 +602,9 @@ _SETS_SCHEMA = pa.schema(
 
 def _save_sets(path: Path, sets: LabelSetTable) -> None:
     rows = [[{"slot": m.slot, "labels": m.labels} for m in sorted(s)] for s in sets]
-    table = pa.table({"members": pa.array(rows, _SETS_SCHEMA.field("members").type)})
+    table = pa.Table.from_arrays(
+        [pa.array(rows, _SETS_SCHEMA.field("members").type)], schema=_SETS_SCHEMA
+    )
     with open(path, "wb") as handle:
         with pa.ipc.new_file(handle, _SETS_SCHEMA) as writer:
             writer.write_table(table, max_chunksize=65_536)

@@ -1,0 +1,5 @@
+"""``python -m hashmatch``: the same as the ``hashmatch`` command."""
+
+from hashmatch.cli import main
+
+main()

@@ -1,0 +1,470 @@
+"""The ``hashmatch`` command line: parse, call one method of the service, render.
+
+Exit codes (:class:`ExitCode`) are part of the contract with examiners' scripts.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from hashmatch._version import __version__
+from hashmatch.adapter import Role
+from hashmatch.config import Settings
+from hashmatch.demo import write_demo_files
+from hashmatch.errors import (
+    Conflict,
+    HashmatchError,
+    IngestError,
+    InputError,
+    NotFound,
+    SnapshotError,
+    StoreError,
+)
+from hashmatch.model import ListVersionInfo, Purpose
+from hashmatch.service import CheckResult
+from hashmatch.service import Progress as ServiceProgress
+from hashmatch.service import Service
+
+__all__ = ["ExitCode", "app", "main"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class ExitCode(enum.IntEnum):
+    """What the process exit status means."""
+
+    OK = 0
+    ERROR = 1
+    """An unexpected failure (a bug: please report it)."""
+    INPUT = 2
+    """Bad input or usage: a file that cannot be read, an unknown format, a wrong option."""
+    NOT_FOUND = 3
+    """A named list, version or run does not exist."""
+    CONFLICT = 4
+    """The thing to create exists already."""
+    INGEST = 5
+    """An ingest failed; the previous version still serves."""
+    SNAPSHOT = 6
+    """A snapshot could not be built, opened or published."""
+    STORE = 7
+    """The catalog or verdict store failed."""
+    INTERRUPTED = 130
+    """Stopped by Ctrl-C; nothing half-done was committed."""
+
+
+_EXIT_CODES: tuple[tuple[type[HashmatchError], ExitCode], ...] = (
+    (InputError, ExitCode.INPUT),
+    (NotFound, ExitCode.NOT_FOUND),
+    (Conflict, ExitCode.CONFLICT),
+    (IngestError, ExitCode.INGEST),
+    (SnapshotError, ExitCode.SNAPSHOT),
+    (StoreError, ExitCode.STORE),
+)
+
+
+def exit_code_for(error: HashmatchError) -> ExitCode:
+    """The exit code of an error class (the most specific match wins)."""
+    for kind, code in _EXIT_CODES:
+        if isinstance(error, kind):
+            return code
+    return ExitCode.ERROR
+
+
+app = typer.Typer(
+    name="hashmatch",
+    help=(
+        "Match file digests against vetted lists of known material and known software.\n\n"
+        "hashmatch reads digests and metadata only, never file content. It grades the files "
+        "that are on a list, so nobody has to look at them again, and leaves the rest as the "
+        "review queue. A match means 'equal to a digest a named source graded'; 'unknown' "
+        "never means clean.\n\n"
+        "Start with 'hashmatch demo', then: 'lists add', 'ingest', 'check'."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+lists_app = typer.Typer(
+    help="Create lists and see their versions.", no_args_is_help=True
+)
+snapshot_app = typer.Typer(help="See or rebuild the lookup snapshot.", no_args_is_help=True)
+app.add_typer(lists_app, name="lists")
+app.add_typer(snapshot_app, name="snapshot")
+
+_state: dict[str, Path | None] = {"home": None}
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"hashmatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Data directory (catalog, list versions, snapshots). Overrides HASHMATCH_HOME.",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    _state["home"] = home
+
+
+def _settings(home: Path | None = None) -> Settings:
+    chosen = home or _state["home"]
+    return Settings(home=chosen) if chosen is not None else Settings()
+
+
+def handled(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn hashmatch errors into ``error: file:line: reason`` and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except HashmatchError as exc:
+            err.print(f"[bold red]error:[/] {exc.render()}", highlight=False, markup=True)
+            raise typer.Exit(exit_code_for(exc)) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: nothing half-done was committed")
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
+
+    return wrapper
+
+
+@contextmanager
+def _progress() -> Iterator[ServiceProgress]:
+    """A progress bar on a terminal (files, bytes, rate, time left); silence elsewhere."""
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    tasks: dict[str, int] = {}
+
+    def bytes_read(name: str, done: int, total: int) -> None:
+        if name not in tasks:
+            tasks[name] = bar.add_task(name, total=total or None)
+        bar.update(tasks[name], completed=done)  # type: ignore[arg-type]
+
+    def stage(message: str) -> None:
+        if err.is_terminal:
+            bar.console.print(f"[dim]{message}...[/]")
+
+    with bar:
+        yield ServiceProgress(bytes_read=bytes_read, stage=stage)
+
+
+# -- lists -------------------------------------------------------------------------------
+
+
+@lists_app.command("add")
+@handled
+def lists_add(
+    name: Annotated[str, typer.Argument(help="A short name: letters, digits, '.', '_', '-'.")],
+    purpose: Annotated[
+        Purpose,
+        typer.Option(
+            "--purpose",
+            help="'concern': material of concern (matches are 'known'). "
+            "'benign': known ordinary files such as NSRL (matches alone are 'known_benign').",
+        ),
+    ],
+    description: Annotated[str, typer.Option("--description", help="Free text.")] = "",
+) -> None:
+    """Create an empty list. Load entries into it with 'hashmatch ingest'.
+
+    Example: hashmatch lists add demo-concern --purpose concern
+    """
+    with Service(_settings()) as service:
+        info = service.add_list(name, purpose, description)
+    out.print(f"list [bold]{info.name}[/] created ({info.purpose.value})")
+
+
+@lists_app.command("list")
+@handled
+def lists_list() -> None:
+    """Show every list with its serving version."""
+    with Service(_settings()) as service:
+        lists = service.lists()
+    if not lists:
+        out.print("no lists yet: create one with 'hashmatch lists add NAME --purpose concern'")
+        return
+    table = Table("list", "purpose", "serving version", "created", "by", "description")
+    for info in lists:
+        table.add_row(
+            info.name,
+            info.purpose.value,
+            "-" if info.active_version is None else str(info.active_version),
+            info.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+            info.created_by,
+            info.description,
+        )
+    out.print(table)
+
+
+@lists_app.command("show")
+@handled
+def lists_show(name: Annotated[str, typer.Argument(help="The list.")]) -> None:
+    """Show a list's versions: source digest, counts, warnings, who loaded it and when."""
+    with Service(_settings()) as service:
+        versions = service.versions(name)
+    if not versions:
+        out.print(f"list {name} has no versions yet: load one with 'hashmatch ingest {name} FILE'")
+        return
+    table = Table("version", "serving", "source", "source sha256", "entries", "md5", "sha1",
+                  "sha256", "dropped", "warnings", "loaded")
+    for v in versions:
+        table.add_row(
+            str(v.number),
+            "yes" if v.active else "",
+            v.source_name,
+            v.source_sha256[:16] + "...",
+            str(v.counts.entries),
+            str(v.counts.md5),
+            str(v.counts.sha1),
+            str(v.counts.sha256),
+            str(v.counts.invalid + v.counts.empty_file),
+            str(v.warning_count),
+            f"{v.loaded_at:%Y-%m-%d %H:%M} by {v.loaded_by}",
+        )
+    out.print(table)
+
+
+# -- ingest ------------------------------------------------------------------------------
+
+
+def _print_version(version: ListVersionInfo) -> None:
+    c = version.counts
+    out.print(
+        f"[bold]{version.list_name}[/] version {version.number} now serving: "
+        f"{c.entries} entries from {c.rows} records of {version.source_name} "
+        f"({version.adapter})"
+    )
+    out.print(
+        f"  distinct digests: md5 {c.md5}, sha1 {c.sha1}, sha256 {c.sha256}; "
+        f"repeated {c.duplicates}; dropped: {c.invalid} malformed, "
+        f"{c.empty_file} zero-length-file digests"
+    )
+    out.print(f"  source sha256 {version.source_sha256}")
+    if version.warning_count:
+        err.print(f"[yellow]{version.warning_count} warnings[/], the first ones:")
+        for warning in version.warnings[:10]:
+            err.print(f"  {warning.render()}", highlight=False)
+
+
+@app.command()
+@handled
+def ingest(
+    list_name: Annotated[str, typer.Argument(metavar="LIST", help="The list to load into.")],
+    file: Annotated[Path, typer.Argument(help="The list file (read-only; never changed).")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="Format name (see 'hashmatch formats'); default: detect."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on the first malformed record instead of skipping it.")
+    ] = False,
+) -> None:
+    """Load a list file as a new version of LIST, and make it serve.
+
+    Malformed records are skipped with a warning ('file:line: reason') and counted;
+    zero-length-file digests are dropped (they would match every empty file). If anything
+    fails, nothing is committed and the previous version keeps serving.
+
+    Example: hashmatch ingest demo-concern known.sha256sum
+    """
+    with Service(_settings()) as service, _progress() as progress:
+        version = service.ingest(list_name, file, fmt=fmt, strict=strict, progress=progress)
+    _print_version(version)
+
+
+# -- check -------------------------------------------------------------------------------
+
+
+def _print_check(result: CheckResult) -> None:
+    counts = result.header.counts
+    run = result.header.run
+    table = Table("verdict", "files", "unique", title=f"case {run.case_ref}: run {run.run_id[:12]}")
+    for verdict, count in counts.by_verdict.items():
+        table.add_row(verdict, str(count.total), str(count.unique))
+    table.add_row("[bold]total[/]", str(counts.total.total), str(counts.total.unique))
+    out.print(table)
+    for name, count in counts.by_list.items():
+        out.print(f"  on list {name}: {count.total} files ({count.unique} unique)")
+    out.print(f"review queue (unknown): [bold]{counts.review_queue}[/] files")
+    if result.report_path is not None:
+        out.print(f"report: {result.report_path}")
+    out.print(
+        "[dim]A match means the digest equals one a named source graded; "
+        "'unknown' does not mean clean.[/]"
+    )
+
+
+@app.command()
+@handled
+def check(
+    manifests: Annotated[
+        list[Path],
+        typer.Argument(help="Manifest files (hashdeep, md5sum/sha*sum, bare digests, CSV)."),
+    ],
+    case: Annotated[str, typer.Option("--case", help="Case reference recorded with the run.")],
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write a report; its format comes from the extension: .json or .csv."),
+    ] = None,
+    fmt: Annotated[
+        str | None, typer.Option("--format", help="Manifest format; default: detect per file.")
+    ] = None,
+    operator: Annotated[
+        str | None,
+        typer.Option("--operator", help="Who runs the check; default HASHMATCH_OPERATOR or your login."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail on a malformed row instead of reporting it 'invalid'.")
+    ] = False,
+) -> None:
+    """Check the manifests of a device against every serving list.
+
+    Every row gets one verdict, in input order: known, known_benign, unknown (the review
+    queue), not_assessable or invalid. The run and its verdicts are recorded (paths only
+    if HASHMATCH_RECORD_PATHS is set); the report holds everything, including paths.
+
+    Example: hashmatch check device.hashdeep --case CASE-1 --report out.json
+    """
+    with Service(_settings()) as service, _progress() as progress:
+        result = service.check(
+            manifests, case_ref=case, fmt=fmt, report=report, operator=operator,
+            strict=strict, progress=progress,
+        )
+    _print_check(result)
+
+
+# -- formats and snapshot ----------------------------------------------------------------
+
+
+@app.command()
+@handled
+def formats() -> None:
+    """List the formats hashmatch reads, in the order auto-detection tries them."""
+    with Service(_settings()) as service:
+        adapters = service.formats()
+    table = Table("format", "reads as", "description")
+    for adapter in adapters:
+        roles = ", ".join(sorted(r.value for r in adapter.ROLES))
+        table.add_row(adapter.NAME, roles, adapter.DESCRIPTION)
+    out.print(table)
+
+
+@snapshot_app.command("info")
+@handled
+def snapshot_info() -> None:
+    """Show the serving snapshot: its id, when it was built, and its list versions."""
+    with Service(_settings()) as service:
+        snapshot = service.snapshot()
+    if snapshot is None:
+        out.print("no snapshot yet: load a list with 'hashmatch ingest'")
+        return
+    out.print(f"snapshot {snapshot.id} built {snapshot.built_at:%Y-%m-%d %H:%M:%S UTC}")
+    counts = ", ".join(f"{a.value} {n}" for a, n in snapshot.counts.items())
+    out.print(f"distinct digests: {counts}")
+    for item in snapshot.lists:
+        out.print(f"  {item.name} v{item.version} ({item.purpose.value}): {item.entries} entries, "
+                  f"source {item.source_name} sha256 {item.source_sha256[:16]}...")
+
+
+@snapshot_app.command("rebuild")
+@handled
+def snapshot_rebuild() -> None:
+    """Build a new snapshot of the serving list versions and publish it."""
+    with Service(_settings()) as service, _progress() as progress:
+        snapshot = service.rebuild_snapshot(progress=progress)
+    out.print("nothing to build: no list has a version" if snapshot is None else f"published {snapshot.id}")
+
+
+# -- demo --------------------------------------------------------------------------------
+
+
+@app.command()
+@handled
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to write the demo files, data and reports.")
+    ] = Path("hashmatch-demo"),
+    entries: Annotated[int, typer.Option("--entries", min=10, help="Entries per demo list.")] = 10_000,
+    files: Annotated[int, typer.Option("--files", min=20, help="Rows in the demo manifest.")] = 1_000,
+) -> None:
+    """Run the whole workflow on synthetic data: two lists, one manifest, two reports.
+
+    Everything goes under --dir, including its own data directory (DIR/home), so the demo
+    never touches your real lists. All digests are of made-up strings.
+    """
+    files_made = write_demo_files(directory, entries=entries, files=files)
+    settings = Settings(home=directory / "home")
+    out.print(f"demo data directory: {settings.home}")
+    with Service(settings) as service, _progress() as progress:
+        existing = {info.name for info in service.lists()}
+        for name, purpose in (("demo-concern", Purpose.CONCERN), ("demo-benign", Purpose.BENIGN)):
+            if name not in existing:
+                service.add_list(name, purpose, "synthetic demo list")
+                out.print(f"$ hashmatch lists add {name} --purpose {purpose.value}")
+        for name, path in (("demo-concern", files_made.concern_list), ("demo-benign", files_made.benign_list)):
+            out.print(f"$ hashmatch ingest {name} {path}")
+            _print_version(service.ingest(name, path, progress=progress))
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        for report in (directory / "report.json", directory / "report.csv"):
+            out.print(f"$ hashmatch check {files_made.manifest} --case DEMO-{stamp} --report {report}")
+            result = service.check(
+                [files_made.manifest], case_ref=f"DEMO-{stamp}", report=report, progress=progress
+            )
+        _print_check(result)
+    found = {v: c.total for v, c in result.header.counts.by_verdict.items()}
+    if found != files_made.expected:
+        err.print(f"[red]demo verdicts differ from what was planted:[/] {found} != {files_made.expected}")
+        raise typer.Exit(ExitCode.ERROR)
+    out.print("[green]demo verdicts match what was planted.[/]")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:  # piped into head and the reader went away
+        sys.exit(0)

@@ -1,0 +1,168 @@
+"""From parsed manifest records to verdicts: one verdict per row, in input order.
+
+The rules (DOMAIN.md):
+
+* a malformed digest value makes the row ``invalid``, with every reason;
+* a row with no usable digest is ``not_assessable``: no digest at all, or only the digest
+  of a zero-length file (which is on many lists and means nothing);
+* a digest on any list of material of concern makes the row ``known``; on lists of known
+  ordinary files only, ``known_benign``; on none, ``unknown``.
+
+Every algorithm the row carries is looked up, and the row's matches are the union of the
+members found: a file on a concern list and on a benign list is ``known``, and its row
+names both, each with its own labels, version and the algorithms it matched on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from hashmatch.digests import Algorithm, digest_matrix
+from hashmatch.index import MISS, Snapshot
+from hashmatch.ingest.parse import ParsedBatch, hex_column
+from hashmatch.model import Purpose, Verdict
+from hashmatch.records import decode_labels
+
+__all__ = ["VERDICT_SCHEMA", "VERDICTS", "Matcher"]
+
+VERDICTS: tuple[Verdict, ...] = tuple(Verdict)
+"""Verdicts in the order their codes are assigned."""
+
+VERDICT_SCHEMA = pa.schema(
+    [
+        pa.field("input", pa.int32(), nullable=False),
+        pa.field("line", pa.int64(), nullable=False),
+        pa.field("path", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("md5", pa.string()),
+        pa.field("sha1", pa.string()),
+        pa.field("sha256", pa.string()),
+        pa.field("verdict", pa.string(), nullable=False),
+        pa.field("reason", pa.string()),
+        pa.field("matches", pa.string()),
+    ],
+    metadata={"matches": "canonical JSON list of {list, version, purpose, matched_on, labels}"},
+)
+"""One row per input row: what it was, and its verdict with the matches behind it."""
+
+_CODE = {v: i for i, v in enumerate(VERDICTS)}
+_ZERO_LENGTH = "zero-length file digest: it matches nothing, so the file cannot be assessed"
+_NO_DIGEST = "no digest given"
+
+
+class Matcher:
+    """Matches parsed batches against one snapshot."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._concern: dict[int, bool] = {}
+        self._matches: dict[tuple[tuple[Algorithm, int], ...], str] = {}
+
+    def match(self, parsed: ParsedBatch, *, input_no: int = 0) -> pa.RecordBatch:
+        """Verdicts for every row of ``parsed``, as a :data:`VERDICT_SCHEMA` batch."""
+        n = parsed.num_rows
+        index = self.snapshot.index
+        hits: dict[Algorithm, np.ndarray[Any, np.dtype[np.int64]]] = {}
+        for algorithm in Algorithm:
+            usable = parsed.usable(algorithm)
+            if not usable.any():
+                continue
+            ids = np.full(n, MISS, dtype=np.int64)
+            rows = np.flatnonzero(usable)
+            values = parsed.digests[algorithm].filter(pa.array(usable))
+            ids[rows] = index.lookup_batch(algorithm, digest_matrix(values))
+            hits[algorithm] = ids
+        codes = np.full(n, _CODE[Verdict.UNKNOWN], dtype=np.int8)
+        matches: list[str | None] = [None] * n
+        matched = np.zeros(n, dtype=bool)
+        for ids in hits.values():
+            matched |= ids != MISS
+        for row in np.flatnonzero(matched).tolist():
+            key = tuple((a, int(ids[row])) for a, ids in hits.items() if ids[row] != MISS)
+            concern = any(self._is_concern(set_id) for _, set_id in key)
+            codes[row] = _CODE[Verdict.KNOWN if concern else Verdict.KNOWN_BENIGN]
+            matches[row] = self._describe(key)
+        reasons: list[str | None] = [None] * n
+        usable_any = parsed.any_usable()
+        empty_any = parsed.any_empty_file()
+        for row in np.flatnonzero(~usable_any).tolist():
+            codes[row] = _CODE[Verdict.NOT_ASSESSABLE]
+            reasons[row] = _ZERO_LENGTH if empty_any[row] else _NO_DIGEST
+        for row, problems in parsed.problems.items():
+            codes[row] = _CODE[Verdict.INVALID]
+            reasons[row] = "; ".join(problems)
+            matches[row] = None
+        records = parsed.records
+        return pa.RecordBatch.from_arrays(
+            [
+                pa.array(np.full(n, input_no, dtype=np.int32)),
+                records.column("line"),
+                records.column("path"),
+                records.column("size"),
+                *(_shown_digest(parsed, a) for a in Algorithm),
+                pa.DictionaryArray.from_arrays(
+                    pa.array(codes), pa.array([v.value for v in VERDICTS])
+                ).cast(pa.string()),
+                pa.array(reasons, pa.string()),
+                pa.array(matches, pa.string()),
+            ],
+            schema=VERDICT_SCHEMA,
+        )
+
+    def _is_concern(self, set_id: int) -> bool:
+        found = self._concern.get(set_id)
+        if found is None:
+            lists = self.snapshot.lists
+            members = self.snapshot.index.label_set(set_id)
+            found = any(lists[m.slot].purpose is Purpose.CONCERN for m in members)
+            self._concern[set_id] = found
+        return found
+
+    def _describe(self, key: tuple[tuple[Algorithm, int], ...]) -> str:
+        """Canonical JSON of every match behind one combination of label sets."""
+        found = self._matches.get(key)
+        if found is None:
+            by_member: dict[tuple[int, str | None], list[str]] = {}
+            for algorithm, set_id in key:
+                for member in self.snapshot.index.label_set(set_id):
+                    by_member.setdefault((member.slot, member.labels), []).append(algorithm.value)
+            found = json.dumps(
+                _match_items(self.snapshot, by_member.items()),
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            )
+            self._matches[key] = found
+        return found
+
+
+def _match_items(
+    snapshot: Snapshot, members: Iterable[tuple[tuple[int, str | None], list[str]]]
+) -> list[dict[str, Any]]:
+    items = []
+    for (slot, labels), algorithms in members:
+        listed = snapshot.list_at(slot)
+        items.append(
+            {
+                "list": listed.name,
+                "version": listed.version,
+                "purpose": listed.purpose.value,
+                "matched_on": sorted(set(algorithms)),
+                "labels": decode_labels(labels),
+            }
+        )
+    items.sort(key=lambda item: (item["purpose"] != Purpose.CONCERN.value, item["list"], json.dumps(item["labels"], sort_keys=True)))
+    return items
+
+
+def _shown_digest(parsed: ParsedBatch, algorithm: Algorithm) -> pa.Array:
+    """The parsed digest as lower-case hex; a malformed value as the text that was given."""
+    given = pc.utf8_trim_whitespace(parsed.records.column(algorithm.value))
+    given = pc.if_else(pc.equal(given, ""), pa.nulls(len(given), pa.string()), given)
+    return pc.coalesce(hex_column(parsed.digests[algorithm]), given)
