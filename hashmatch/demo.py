@@ -29,10 +29,12 @@ class DemoFiles:
 
 def _digests(text: str) -> tuple[str, str]:
     data = text.encode()
-    return hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()  # noqa: S324
+    return hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()
 
 
-def write_demo_files(directory: Path, *, entries: int = 10_000, files: int = 1_000, seed: int = 1) -> DemoFiles:
+def write_demo_files(
+    directory: Path, *, entries: int = 10_000, files: int = 1_000, seed: int = 1
+) -> DemoFiles:
     """Write ``known.csv`` (concern), ``benign.hashdeep`` and ``device.hashdeep`` in ``directory``.
 
     The manifest holds ``files`` rows: about 5 % on the concern list (some also on the
@@ -78,9 +80,14 @@ def write_demo_files(directory: Path, *, entries: int = 10_000, files: int = 1_0
         md5, sha256 = benign[rng.randrange(entries)]
         rows.append((4096, md5, sha256, f"evidence/Program Files/app/lib{i:05d}.dll"))
         expected["known_benign"] += 1
-    rows.append((0, "d41d8cd98f00b204e9800998ecf8427e",
-                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-                 "evidence/empty.txt"))
+    rows.append(
+        (
+            0,
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            "evidence/empty.txt",
+        )
+    )
     expected["not_assessable"] += 1
     rows.append((21, "not-a-digest", "", "evidence/broken, with comma.bin"))
     expected["invalid"] += 1
@@ -93,7 +100,9 @@ def write_demo_files(directory: Path, *, entries: int = 10_000, files: int = 1_0
     manifest_path = directory / "device.hashdeep"
     with open(manifest_path, "w", encoding="utf-8") as handle:
         handle.write("%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n")
-        handle.write("## Invoked from: /cases/DEMO-1\n## $ hashdeep -c md5,sha256 -r evidence\n##\n")
+        handle.write(
+            "## Invoked from: /cases/DEMO-1\n## $ hashdeep -c md5,sha256 -r evidence\n##\n"
+        )
         for size, md5, sha256, name in rows:
             handle.write(f"{size},{md5},{sha256},{name}\n")
     return DemoFiles(

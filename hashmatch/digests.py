@@ -249,7 +249,9 @@ def parse_digest_column(column: pa.Array | pa.ChunkedArray, algorithm: Algorithm
     return ColumnParse(values=_fixed_binary(out, valid), errors=errors)
 
 
-def _fixed_binary(rows: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_]) -> pa.FixedSizeBinaryArray:
+def _fixed_binary(
+    rows: npt.NDArray[np.uint8], valid: npt.NDArray[np.bool_]
+) -> pa.FixedSizeBinaryArray:
     n, width = rows.shape
     validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     array = pa.FixedSizeBinaryArray.from_buffers(

@@ -21,8 +21,8 @@ from hashmatch.digests import Algorithm
 
 __all__ = [
     "ENTRY_SCHEMA",
-    "LabelValue",
     "RECORD_SCHEMA",
+    "LabelValue",
     "decode_labels",
     "encode_labels",
     "make_batch",
@@ -67,7 +67,7 @@ def encode_labels(labels: Mapping[str, LabelValue] | None) -> str | None:
     """Canonical JSON for a row's labels; None when there are none."""
     if not labels:
         return None
-    clean = {k: v for k, v in labels.items() if v is not None and v != "" and v != []}
+    clean = {k: v for k, v in labels.items() if v is not None and v not in ("", [])}
     if not clean:
         return None
     return json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

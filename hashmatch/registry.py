@@ -42,7 +42,7 @@ class AdapterRegistry:
                 raise AdapterRegistryError(
                     f"adapter entry point {point.name!r} ({point.value}) is not a FormatAdapter"
                 )
-            if loaded.NAME != point.name:
+            if point.name != loaded.NAME:
                 raise AdapterRegistryError(
                     f"adapter entry point {point.name!r} names an adapter called {loaded.NAME!r}"
                 )
@@ -79,14 +79,16 @@ class AdapterRegistry:
             known = ", ".join(self.names()) or "none installed"
             raise UnsupportedFormat(f"unknown format {name!r} (known: {known})") from None
 
-    def detect(self, head: bytes, *, role: Role | None = None, source: str | None = None) -> type[FormatAdapter]:
+    def detect(
+        self, head: bytes, *, role: Role | None = None, source: str | None = None
+    ) -> type[FormatAdapter]:
         """The first adapter, in detection order, whose ``sniff`` accepts ``head``."""
         head = head[:HEAD_BYTES]
         for adapter in self.adapters(role):
             try:
                 if adapter.sniff(head):
                     return adapter
-            except Exception:  # noqa: BLE001 - a sniff that fails is a sniff that says no
+            except Exception:
                 continue
         if not head.strip():
             raise UnsupportedFormat("the file is empty", source=source)

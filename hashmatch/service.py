@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import io
 import os
 import re
@@ -106,7 +107,9 @@ class Service:
         try:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigurationError(f"cannot create the data directory {self.home}: {exc}") from exc
+            raise ConfigurationError(
+                f"cannot create the data directory {self.home}: {exc}"
+            ) from exc
         self.catalog = catalog if catalog is not None else open_catalog(settings.catalog_url)
         self.registry = registry if registry is not None else default_registry()
         self.snapshots = SnapshotStore(self.home / "snapshots")
@@ -189,6 +192,7 @@ class Service:
         size = path.stat().st_size
         list_dir = self.home / "lists" / list_name
         with self._lock():
+            self._sweep(list_dir)
             staged = stage_list_file(
                 path,
                 staging_dir=list_dir,
@@ -230,6 +234,19 @@ class Service:
                 raise
             self._publish(snapshot_id)
         return version
+
+    def _sweep(self, list_dir: Path) -> None:
+        """Remove what an ingest killed part-way left in a list folder (lock held).
+
+        Staging files and entry files that no catalog version refers to are leftovers:
+        the catalog is only written after they are complete.
+        """
+        if not list_dir.is_dir():
+            return
+        known = {self.home / v.entry_file for v in self.catalog.versions(list_dir.name)}
+        for path in list_dir.iterdir():
+            if path.suffix == ".parquet" and path not in known:
+                path.unlink(missing_ok=True)
 
     # -- snapshots --------------------------------------------------------------------
 
@@ -359,7 +376,7 @@ class Service:
             rows = 0
             with open(path, "rb") as raw:
                 reader = HashingReader(
-                    raw, lambda done, p=path, s=size: progress.bytes_read(p.name, done, s)
+                    raw, functools.partial(_report_bytes, progress, path.name, size)
                 )
                 stream = io.BufferedReader(reader, buffer_size=1 << 20)
                 for parsed in read_records(adapter_cls(), stream, context):
@@ -462,6 +479,10 @@ class Service:
             if len(found) == 1:
                 return found[0]
             raise
+
+
+def _report_bytes(progress: Progress, name: str, total: int, done: int) -> None:
+    progress.bytes_read(name, done, total)
 
 
 def _unreadable_rows(input_no: int, context: ReadContext) -> pa.RecordBatch:

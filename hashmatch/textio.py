@@ -76,10 +76,8 @@ def iter_lines(stream: BinaryIO, *, separator: bytes = b"\n") -> Iterator[tuple[
             yield number + 1, pending.removesuffix("\r")
         return
     if separator == b"\n":
-        number = 0
         first = True
-        for raw in body:
-            number += 1
+        for number, raw in enumerate(body, start=1):
             text = _decode(raw)
             if first:
                 text = text.removeprefix("\ufeff")
@@ -91,7 +89,7 @@ def iter_lines(stream: BinaryIO, *, separator: bytes = b"\n") -> Iterator[tuple[
         yield number, _decode(raw)
 
 
-def _split_stream(stream: io.BufferedReader, separator: bytes) -> Iterator[bytes]:
+def _split_stream(stream: io.BufferedIOBase, separator: bytes) -> Iterator[bytes]:
     pending = b""
     while chunk := stream.read(1 << 16):
         pending += chunk

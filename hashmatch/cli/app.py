@@ -27,7 +27,6 @@ from rich.progress import (
 from rich.table import Table
 
 from hashmatch._version import __version__
-from hashmatch.adapter import Role
 from hashmatch.config import Settings
 from hashmatch.demo import write_demo_files
 from hashmatch.errors import (
@@ -40,17 +39,18 @@ from hashmatch.errors import (
     StoreError,
 )
 from hashmatch.model import ListVersionInfo, Purpose
-from hashmatch.service import CheckResult
+from hashmatch.service import CheckResult, Service
 from hashmatch.service import Progress as ServiceProgress
-from hashmatch.service import Service
 
 __all__ = ["ExitCode", "app", "main"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-out = Console()
-err = Console(stderr=True)
+# Off a terminal (a pipe, a log, a script), lines are not wrapped at 80 columns.
+_WIDE = 200
+out = Console(width=None if sys.stdout.isatty() else _WIDE)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else _WIDE)
 
 
 class ExitCode(enum.IntEnum):
@@ -108,9 +108,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
-lists_app = typer.Typer(
-    help="Create lists and see their versions.", no_args_is_help=True
-)
+lists_app = typer.Typer(help="Create lists and see their versions.", no_args_is_help=True)
 snapshot_app = typer.Typer(help="See or rebuild the lookup snapshot.", no_args_is_help=True)
 app.add_typer(lists_app, name="lists")
 app.add_typer(snapshot_app, name="snapshot")
@@ -249,8 +247,19 @@ def lists_show(name: Annotated[str, typer.Argument(help="The list.")]) -> None:
     if not versions:
         out.print(f"list {name} has no versions yet: load one with 'hashmatch ingest {name} FILE'")
         return
-    table = Table("version", "serving", "source", "source sha256", "entries", "md5", "sha1",
-                  "sha256", "dropped", "warnings", "loaded")
+    table = Table(
+        "version",
+        "serving",
+        "source",
+        "source sha256",
+        "entries",
+        "md5",
+        "sha1",
+        "sha256",
+        "dropped",
+        "warnings",
+        "loaded",
+    )
     for v in versions:
         table.add_row(
             str(v.number),
@@ -300,7 +309,8 @@ def ingest(
         typer.Option("--format", help="Format name (see 'hashmatch formats'); default: detect."),
     ] = None,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Fail on the first malformed record instead of skipping it.")
+        bool,
+        typer.Option("--strict", help="Fail on the first malformed record instead of skipping it."),
     ] = False,
 ) -> None:
     """Load a list file as a new version of LIST, and make it serve.
@@ -348,17 +358,22 @@ def check(
     case: Annotated[str, typer.Option("--case", help="Case reference recorded with the run.")],
     report: Annotated[
         Path | None,
-        typer.Option("--report", help="Write a report; its format comes from the extension: .json or .csv."),
+        typer.Option(
+            "--report", help="Write a report; its format comes from the extension: .json or .csv."
+        ),
     ] = None,
     fmt: Annotated[
         str | None, typer.Option("--format", help="Manifest format; default: detect per file.")
     ] = None,
     operator: Annotated[
         str | None,
-        typer.Option("--operator", help="Who runs the check; default HASHMATCH_OPERATOR or your login."),
+        typer.Option(
+            "--operator", help="Who runs the check; default HASHMATCH_OPERATOR or your login."
+        ),
     ] = None,
     strict: Annotated[
-        bool, typer.Option("--strict", help="Fail on a malformed row instead of reporting it 'invalid'.")
+        bool,
+        typer.Option("--strict", help="Fail on a malformed row instead of reporting it 'invalid'."),
     ] = False,
 ) -> None:
     """Check the manifests of a device against every serving list.
@@ -371,8 +386,13 @@ def check(
     """
     with Service(_settings()) as service, _progress() as progress:
         result = service.check(
-            manifests, case_ref=case, fmt=fmt, report=report, operator=operator,
-            strict=strict, progress=progress,
+            manifests,
+            case_ref=case,
+            fmt=fmt,
+            report=report,
+            operator=operator,
+            strict=strict,
+            progress=progress,
         )
     _print_check(result)
 
@@ -406,8 +426,10 @@ def snapshot_info() -> None:
     counts = ", ".join(f"{a.value} {n}" for a, n in snapshot.counts.items())
     out.print(f"distinct digests: {counts}")
     for item in snapshot.lists:
-        out.print(f"  {item.name} v{item.version} ({item.purpose.value}): {item.entries} entries, "
-                  f"source {item.source_name} sha256 {item.source_sha256[:16]}...")
+        out.print(
+            f"  {item.name} v{item.version} ({item.purpose.value}): {item.entries} entries, "
+            f"source {item.source_name} sha256 {item.source_sha256[:16]}..."
+        )
 
 
 @snapshot_app.command("rebuild")
@@ -416,7 +438,11 @@ def snapshot_rebuild() -> None:
     """Build a new snapshot of the serving list versions and publish it."""
     with Service(_settings()) as service, _progress() as progress:
         snapshot = service.rebuild_snapshot(progress=progress)
-    out.print("nothing to build: no list has a version" if snapshot is None else f"published {snapshot.id}")
+    out.print(
+        "nothing to build: no list has a version"
+        if snapshot is None
+        else f"published {snapshot.id}"
+    )
 
 
 # -- demo --------------------------------------------------------------------------------
@@ -428,8 +454,12 @@ def demo(
     directory: Annotated[
         Path, typer.Option("--dir", help="Where to write the demo files, data and reports.")
     ] = Path("hashmatch-demo"),
-    entries: Annotated[int, typer.Option("--entries", min=10, help="Entries per demo list.")] = 10_000,
-    files: Annotated[int, typer.Option("--files", min=20, help="Rows in the demo manifest.")] = 1_000,
+    entries: Annotated[
+        int, typer.Option("--entries", min=10, help="Entries per demo list.")
+    ] = 10_000,
+    files: Annotated[
+        int, typer.Option("--files", min=20, help="Rows in the demo manifest.")
+    ] = 1_000,
 ) -> None:
     """Run the whole workflow on synthetic data: two lists, one manifest, two reports.
 
@@ -445,19 +475,26 @@ def demo(
             if name not in existing:
                 service.add_list(name, purpose, "synthetic demo list")
                 out.print(f"$ hashmatch lists add {name} --purpose {purpose.value}")
-        for name, path in (("demo-concern", files_made.concern_list), ("demo-benign", files_made.benign_list)):
+        for name, path in (
+            ("demo-concern", files_made.concern_list),
+            ("demo-benign", files_made.benign_list),
+        ):
             out.print(f"$ hashmatch ingest {name} {path}")
             _print_version(service.ingest(name, path, progress=progress))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         for report in (directory / "report.json", directory / "report.csv"):
-            out.print(f"$ hashmatch check {files_made.manifest} --case DEMO-{stamp} --report {report}")
+            out.print(
+                f"$ hashmatch check {files_made.manifest} --case DEMO-{stamp} --report {report}"
+            )
             result = service.check(
                 [files_made.manifest], case_ref=f"DEMO-{stamp}", report=report, progress=progress
             )
         _print_check(result)
     found = {v: c.total for v, c in result.header.counts.by_verdict.items()}
     if found != files_made.expected:
-        err.print(f"[red]demo verdicts differ from what was planted:[/] {found} != {files_made.expected}")
+        err.print(
+            f"[red]demo verdicts differ from what was planted:[/] {found} != {files_made.expected}"
+        )
         raise typer.Exit(ExitCode.ERROR)
     out.print("[green]demo verdicts match what was planted.[/]")
 

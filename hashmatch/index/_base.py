@@ -12,7 +12,7 @@ Two implementations stand behind :class:`HashIndex`: the fast
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +78,7 @@ class LabelSetTable:
     def __len__(self) -> int:
         return len(self._sets)
 
-    def __iter__(self) -> Iterable[LabelSet]:
+    def __iter__(self) -> Iterator[LabelSet]:
         return iter(self._sets)
 
 

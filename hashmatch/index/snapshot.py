@@ -84,7 +84,11 @@ class SnapshotList:
     def from_json(cls, data: dict[str, Any]) -> SnapshotList:
         """Back from :meth:`to_json`."""
         return cls(
-            **{**data, "purpose": Purpose(data["purpose"]), "loaded_at": datetime.fromisoformat(data["loaded_at"])}
+            **{
+                **data,
+                "purpose": Purpose(data["purpose"]),
+                "loaded_at": datetime.fromisoformat(data["loaded_at"]),
+            }
         )
 
 

@@ -21,7 +21,8 @@ next) and spread over threads (numpy releases the GIL while it gathers). Single 
 take a plain-Python path over ``memoryview``s: a numpy call costs more than the lookup.
 
 Memory: 8 + (width - 8) + 4 bytes per key plus 2 to 4 for the directory: about 22.7 bytes
-per MD5 key at 100 million keys. Every array is a ``.npy`` file that :meth:`SortedArrayIndex.open` maps.
+per MD5 key at 100 million keys. Every array is a ``.npy`` file that
+:meth:`SortedArrayIndex.open` maps.
 
 Deltas go to an overlay (a small :class:`SortedKeys` over the changed digests, whose values
 replace the base's) so that they are matchable at once, without a rebuild.
@@ -29,15 +30,16 @@ replace the base's) so that they are matchable at once, without a rebuild.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import threading
 from bisect import bisect_left
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -64,6 +66,12 @@ _PARALLEL_MIN = 131_072
 """Below this many queries one thread is faster than handing work out."""
 _TOMBSTONE = np.uint32(0xFFFF_FFFF)
 """Overlay value of a digest that a delta took off every list."""
+_MAX_WINDOW = 16
+"""Search steps are log2 of the window; buckets that do not fit are flagged (below)."""
+_BIG = 1 << 62
+_MASK = _BIG - 1
+"""Set on the directory entry of a bucket too large for the window (a handful per
+hundred million keys): the few queries that land there are finished with ``bisect``."""
 
 U64 = npt.NDArray[np.uint64]
 U32 = npt.NDArray[np.uint32]
@@ -86,8 +94,12 @@ def leading_words(matrix: DigestMatrix) -> U64:
 
 
 def _directory_bits(n: int) -> int:
-    """Leading bits the directory covers: two to four keys per bucket on average."""
-    return max(1, math.ceil(math.log2(max(n, 2))) - 2)
+    """Leading bits the directory covers: two to four keys per bucket on average.
+
+    At 8 bytes a directory entry that is 2 to 4 bytes per key, which keeps an MD5 key
+    within 24 bytes all told.
+    """
+    return max(1, math.floor(math.log2(max(n, 4) / 2)))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -128,8 +140,10 @@ class SortedKeys:
         directory = np.searchsorted(
             hi >> shift, np.arange(2**bits + 1, dtype=np.uint64), side="left"
         ).astype(np.intp)
-        largest = int(np.diff(directory).max()) if n else 0
-        window = 1 << max(0, math.ceil(math.log2(largest + 1)))
+        sizes = np.diff(directory)
+        largest = int(sizes.max()) if n else 0
+        window = min(_MAX_WINDOW, 1 << max(0, math.ceil(math.log2(largest + 1))))
+        directory[:-1][sizes >= window] |= _BIG
         padded = np.empty(n + window + 2, dtype=np.uint64)
         padded[0] = 0
         padded[1 : 1 + n] = hi
@@ -154,7 +168,7 @@ class SortedKeys:
             self._find_range(matrix, out)
             return out
         edges = np.linspace(0, len(matrix), threads + 1).astype(int)
-        parts = [(matrix[a:b], out[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        parts = [(matrix[a:b], out[a:b]) for a, b in itertools.pairwise(edges)]
         list(_executor(threads).map(lambda part: self._find_range(*part), parts))
         return out
 
@@ -169,6 +183,9 @@ class SortedKeys:
         base = np.empty(len(qh), dtype=np.intp)
         bucket = np.right_shift(qh, np.uint64(64 - self.bits))
         self.directory.take(bucket.view(np.intp), out=base)
+        big = np.flatnonzero(base >= _BIG)
+        if big.size:
+            base[big] -= _BIG
         seen = np.empty_like(qh)
         step = np.empty_like(base)
         less = np.empty(len(qh), dtype=bool)
@@ -182,6 +199,11 @@ class SortedKeys:
             np.multiply(less, half, out=step)
             base += step
             half >>= 1
+        for row in big.tolist():
+            # A bucket larger than the window: search all of it.
+            start = int(base[row])
+            end = int(self.directory[int(bucket[row]) + 1]) & _MASK
+            base[row] = bisect_left(self._memoryviews().hi, int(qh[row]), start, end)
         padded[1:].take(base, out=seen)
         np.equal(seen, qh, out=less)
         hits = np.flatnonzero(less)
@@ -211,17 +233,18 @@ class SortedKeys:
 
     def find(self, digest: bytes) -> int:
         """The value of one key, or -1: plain Python over memoryviews (about a microsecond)."""
-        if self.size == 0:
+        views = self._views or self._memoryviews()
+        if views.size == 0:
             return -1
-        views = self._memoryviews()
         hi = int.from_bytes(digest[:8], "big")
-        bucket = hi >> (64 - self.bits)
-        end = views.directory[bucket + 1]
-        at = bisect_left(views.hi, hi, views.directory[bucket], end)
-        tail = digest[8:]
-        width = len(tail)
-        while at < end and views.hi[at] == hi:
-            if views.rest[at * width : (at + 1) * width] == tail:
+        bucket = hi >> views.shift
+        directory = views.directory
+        keys = views.hi
+        end = directory[bucket + 1] & _MASK
+        at = bisect_left(keys, hi, directory[bucket] & _MASK, end)
+        while at < end and keys[at] == hi:
+            width = views.width
+            if views.rest[at * width : (at + 1) * width] == digest[8:]:
                 return int(views.values[at])
             at += 1
         return -1
@@ -229,10 +252,13 @@ class SortedKeys:
     def _memoryviews(self) -> _Views:
         if self._views is None:
             views = _Views(
-                hi=memoryview(self.hi),
-                rest=memoryview(self.rest.reshape(-1)),
-                values=memoryview(self.values),
-                directory=memoryview(self.directory),
+                hi=self.hi.data,
+                rest=self.rest.reshape(-1).data,
+                values=self.values.data,
+                directory=self.directory.data,
+                shift=64 - self.bits,
+                width=self.rest.shape[1],
+                size=self.size,
             )
             object.__setattr__(self, "_views", views)
             return views
@@ -275,6 +301,9 @@ class _Views:
     rest: memoryview
     values: memoryview
     directory: memoryview
+    shift: int
+    width: int
+    size: int
 
 
 _EXECUTORS: dict[int, ThreadPoolExecutor] = {}
@@ -310,7 +339,9 @@ def build_sorted_keys(
     n = len(matrix)
     if n == 0:
         return SortedKeys.from_sorted(
-            np.empty(0, np.uint64), np.empty((0, matrix.shape[1] - 8), np.uint8), np.empty(0, np.uint32)
+            np.empty(0, np.uint64),
+            np.empty((0, matrix.shape[1] - 8), np.uint8),
+            np.empty(0, np.uint32),
         )
     hi, rest = split_keys(matrix)
     ids = np.asarray(set_ids, dtype=np.int64)
@@ -324,7 +355,9 @@ def build_sorted_keys(
     tie = np.flatnonzero(hi[1:] == hi[:-1])
     if tie.size:
         members = np.unique(np.concatenate([tie, tie + 1]))
-        runs = np.cumsum(np.r_[True, hi[members][1:] != hi[members][:-1]] | np.r_[True, np.diff(members) != 1])
+        runs = np.cumsum(
+            np.r_[True, hi[members][1:] != hi[members][:-1]] | np.r_[True, np.diff(members) != 1]
+        )
         columns = [ids[members]]
         columns += [rest[members, j] for j in range(rest.shape[1] - 1, -1, -1)]
         columns.append(runs)
@@ -403,7 +436,7 @@ def _merge_sets(
     result = by_signature[inverse]
     for i in np.flatnonzero(~agree).tolist():
         result[i] = intern(int(starts[i]), int(lengths[i]))
-    return cast(npt.NDArray[np.int64], result)
+    return result
 
 
 class SortedArrayIndex(HashIndex):
@@ -420,7 +453,7 @@ class SortedArrayIndex(HashIndex):
         self._sets = sets
         self.threads = threads
         self._overlay: dict[Algorithm, dict[bytes, int]] = {a: {} for a in Algorithm}
-        self._overlay_keys: dict[Algorithm, SortedKeys | None] = {a: None for a in Algorithm}
+        self._overlay_keys: dict[Algorithm, SortedKeys | None] = dict.fromkeys(Algorithm)
 
     @classmethod
     def build(
@@ -430,7 +463,7 @@ class SortedArrayIndex(HashIndex):
         *,
         threads: int = 1,
     ) -> SortedArrayIndex:
-        """Build from (digests, label-set ids) parts per algorithm; see :func:`build_sorted_keys`."""
+        """Build from (digests, label-set ids) parts per algorithm ; :func:`build_sorted_keys`."""
         tables: dict[Algorithm, SortedKeys] = {}
         for algorithm in Algorithm:
             chunks = list(parts.get(algorithm, ()))
@@ -454,7 +487,7 @@ class SortedArrayIndex(HashIndex):
             if found is not None:
                 return found
         table = self._tables[algorithm]
-        return MISS if table is None else table.find(bytes(digest))
+        return MISS if table is None else table.find(digest)
 
     def lookup_batch(self, algorithm: Algorithm, digests: DigestMatrix) -> IdArray:
         matrix = as_digest_matrix(digests, algorithm)
@@ -485,8 +518,12 @@ class SortedArrayIndex(HashIndex):
             return base
         keys = list(overlay)
         before = self._base_ids(algorithm, keys)
-        added = sum(1 for k, b in zip(keys, before, strict=True) if b == MISS and overlay[k] != MISS)
-        removed = sum(1 for k, b in zip(keys, before, strict=True) if b != MISS and overlay[k] == MISS)
+        added = sum(
+            1 for k, b in zip(keys, before, strict=True) if b == MISS and overlay[k] != MISS
+        )
+        removed = sum(
+            1 for k, b in zip(keys, before, strict=True) if b != MISS and overlay[k] == MISS
+        )
         return base + added - removed
 
     def tables(self) -> Mapping[Algorithm, SortedKeys | None]:
@@ -541,7 +578,8 @@ class SortedArrayIndex(HashIndex):
         table = self._tables[algorithm]
         if table is None:
             return [MISS] * len(keys)
-        return table.find_batch(as_digest_matrix(keys, algorithm)).tolist()
+        found: list[int] = table.find_batch(as_digest_matrix(keys, algorithm)).tolist()
+        return found
 
     def _overlay_table(self, algorithm: Algorithm) -> SortedKeys | None:
         overlay = self._overlay[algorithm]
@@ -577,7 +615,9 @@ class SortedArrayIndex(HashIndex):
         return meta
 
     @classmethod
-    def open(cls, directory: Path, meta: Mapping[str, Any], *, threads: int = 1) -> SortedArrayIndex:
+    def open(
+        cls, directory: Path, meta: Mapping[str, Any], *, threads: int = 1
+    ) -> SortedArrayIndex:
         """Map an index written by :meth:`save`: memory maps, no parsing of the keys."""
         tables = {
             Algorithm(name): SortedKeys.load(directory, name, table_meta)
@@ -648,7 +688,6 @@ class _ArrowLabelSets(LabelSetTable):
     def __len__(self) -> int:
         return max(self._base, super().__len__())
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[LabelSet]:
         self._load()
         return super().__iter__()
-

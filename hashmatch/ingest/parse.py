@@ -36,7 +36,7 @@ class ParsedBatch:
 
     @property
     def num_rows(self) -> int:
-        return self.records.num_rows
+        return int(self.records.num_rows)
 
     def usable(self, algorithm: Algorithm) -> BoolArray:
         """Rows with a parsed digest of ``algorithm`` that is not the empty-file one."""

@@ -29,7 +29,7 @@ from hashmatch.ingest.parse import ParsedBatch, hex_column
 from hashmatch.model import Purpose, Verdict
 from hashmatch.records import decode_labels
 
-__all__ = ["VERDICT_SCHEMA", "VERDICTS", "Matcher"]
+__all__ = ["VERDICTS", "VERDICT_SCHEMA", "Matcher"]
 
 VERDICTS: tuple[Verdict, ...] = tuple(Verdict)
 """Verdicts in the order their codes are assigned."""
@@ -157,7 +157,13 @@ def _match_items(
                 "labels": decode_labels(labels),
             }
         )
-    items.sort(key=lambda item: (item["purpose"] != Purpose.CONCERN.value, item["list"], json.dumps(item["labels"], sort_keys=True)))
+    items.sort(
+        key=lambda item: (
+            item["purpose"] != Purpose.CONCERN.value,
+            item["list"],
+            json.dumps(item["labels"], sort_keys=True),
+        )
+    )
     return items
 
 

@@ -37,9 +37,7 @@ def count_verdicts(table: pa.Table) -> ReportCounts:
     """Counts for a table of :data:`~hashmatch.match.matcher.VERDICT_SCHEMA` rows."""
     identity = _identity(table)
     verdicts = table.column("verdict")
-    by_verdict = {
-        v.value: _count(identity.filter(pc.equal(verdicts, v.value))) for v in Verdict
-    }
+    by_verdict = {v.value: _count(identity.filter(pc.equal(verdicts, v.value))) for v in Verdict}
     matches = pc.dictionary_encode(table.column("matches")).combine_chunks()
     by_list: dict[str, Count] = {}
     owners: dict[str, list[int]] = {}

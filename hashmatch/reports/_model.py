@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -93,7 +94,7 @@ class ReportRun:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Count:
-    """Files counted with their copies (``total``: charges are per file) and without (``unique``)."""
+    """Files counted with their copies (``total``: charges are per file) and without them."""
 
     total: int
     unique: int
@@ -116,7 +117,7 @@ class ReportMatch:
     list: str
     version: int
     purpose: str
-    matched_on: list[str]
+    matched_on: builtins.list[str]  # ``list`` is a field name here
     labels: dict[str, Any] = field(default_factory=dict)
 
 

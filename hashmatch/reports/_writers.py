@@ -51,7 +51,8 @@ def _lists_summary(raw: str | None) -> str:
     parts = []
     for item in json.loads(raw):
         parts.append(
-            f"{item['list']} v{item['version']} ({item['purpose']}, on {'+'.join(item['matched_on'])})"
+            f"{item['list']} v{item['version']} "
+            f"({item['purpose']}, on {'+'.join(item['matched_on'])})"
         )
     return "; ".join(parts)
 
@@ -77,7 +78,8 @@ def write_csv(handle: TextIO, header: ReportHeader, table: pa.Table) -> None:
     ]
     for item in run["inputs"]:
         lines.append(
-            f"# input: {item['name']} sha256 {item['sha256']} format {item['format']} rows {item['rows']}"
+            f"# input: {item['name']} sha256 {item['sha256']} "
+            f"format {item['format']} rows {item['rows']}"
         )
     for item in run["lists"]:
         lines.append(
@@ -114,7 +116,9 @@ def report_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in REPORT_FORMATS:
         known = ", ".join(sorted(REPORT_FORMATS))
-        raise InputError(f"report format {suffix or '(none)'!r} is not supported (use {known})", source=str(path))
+        raise InputError(
+            f"report format {suffix or '(none)'!r} is not supported (use {known})", source=str(path)
+        )
     return suffix
 
 

@@ -57,9 +57,7 @@ class IndexesAgree(RuleBasedStateMachine):
         for algorithm in Algorithm:
             rows = data.draw(st.lists(st.tuples(digests(algorithm), MEMBERS), max_size=30))
             if rows:
-                self.reference.add(
-                    algorithm, [d for d, _ in rows], [m for _, m in rows]
-                )
+                self.reference.add(algorithm, [d for d, _ in rows], [m for _, m in rows])
                 self.seen[algorithm] += [d for d, _ in rows]
         self.fast = self._build_from_reference()
 
@@ -105,7 +103,10 @@ class IndexesAgree(RuleBasedStateMachine):
     def lookup(self, algorithm: Algorithm, data: st.DataObject) -> None:
         pool = self.seen[algorithm]
         queries = data.draw(
-            st.lists(st.one_of(digests(algorithm), st.sampled_from(pool or [bytes(algorithm.width)])), max_size=20)
+            st.lists(
+                st.one_of(digests(algorithm), st.sampled_from(pool or [bytes(algorithm.width)])),
+                max_size=20,
+            )
         )
         matrix = np.frombuffer(b"".join(queries), np.uint8).reshape(len(queries), algorithm.width)
         fast = self.fast.lookup_batch(algorithm, matrix)

@@ -1,0 +1,208 @@
+"""Nothing is lost or half-committed: failed ingests, killed builds, crashes between steps."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from hashmatch.config import Settings
+from hashmatch.errors import RecordError, StoreError
+from hashmatch.index import SnapshotStore
+from hashmatch.model import Purpose, Verdict
+from hashmatch.service import Service
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def md5sum_file(path: Path, names: list[str]) -> Path:
+    path.write_text("".join(f"{md5(n)}  {n}\n" for n in names))
+    return path
+
+
+@pytest.fixture
+def service(tmp_path: Path):
+    with Service(Settings(home=tmp_path / "home", operator="tester")) as svc:
+        svc.add_list("l", Purpose.CONCERN)
+        yield svc
+
+
+def verdicts(service: Service, tmp_path: Path, names: list[str]) -> list[str]:
+    manifest = md5sum_file(tmp_path / "manifest.md5sum", names)
+    result = service.check([manifest], case_ref="C")
+    return result.verdicts.column("verdict").to_pylist()
+
+
+def leftovers(home: Path) -> list[str]:
+    found = [p.name for p in (home / "lists").rglob(".staging-*")]
+    found += [p.name for p in (home / "snapshots").glob(".building-*")]
+    return found
+
+
+def test_failed_strict_ingest_leaves_previous_version_serving(service, tmp_path) -> None:
+    service.ingest("l", md5sum_file(tmp_path / "v1.md5sum", ["synthetic-a"]))
+    bad = tmp_path / "v2.md5sum"
+    bad.write_text(f"{md5('synthetic-b')}  b\nnot-a-digest  c\n")
+    with pytest.raises(RecordError) as caught:
+        service.ingest("l", bad, strict=True)
+    assert caught.value.render().startswith("v2.md5sum:2:")
+    assert [v.number for v in service.versions("l")] == [1]
+    assert verdicts(service, tmp_path, ["synthetic-a", "synthetic-b"]) == ["known", "unknown"]
+    assert leftovers(service.home) == []
+    assert len(list((service.home / "lists" / "l").glob("*.parquet"))) == 1
+
+
+def test_failed_snapshot_build_commits_nothing(service, tmp_path, monkeypatch) -> None:
+    service.ingest("l", md5sum_file(tmp_path / "v1.md5sum", ["synthetic-a"]))
+
+    def broken(self, sources, *, progress=None):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(SnapshotStore, "build", broken)
+    with pytest.raises(OSError, match="simulated"):
+        service.ingest("l", md5sum_file(tmp_path / "v2.md5sum", ["synthetic-b"]))
+    monkeypatch.undo()
+    assert [v.number for v in service.versions("l")] == [1]
+    assert len(list((service.home / "lists" / "l").glob("*.parquet"))) == 1
+    assert verdicts(service, tmp_path, ["synthetic-a", "synthetic-b"]) == ["known", "unknown"]
+
+
+def test_failed_catalog_commit_leaves_previous_snapshot(service, tmp_path, monkeypatch) -> None:
+    service.ingest("l", md5sum_file(tmp_path / "v1.md5sum", ["synthetic-a"]))
+    serving = service.snapshots.current_id()
+
+    def broken(version, *, activate=True):
+        raise StoreError("database is locked (simulated)")
+
+    monkeypatch.setattr(service.catalog, "add_version", broken)
+    with pytest.raises(StoreError):
+        service.ingest("l", md5sum_file(tmp_path / "v2.md5sum", ["synthetic-b"]))
+    monkeypatch.undo()
+    assert service.snapshots.current_id() == serving
+    assert len(list((service.home / "lists" / "l").glob("*.parquet"))) == 1
+    assert verdicts(service, tmp_path, ["synthetic-a", "synthetic-b"]) == ["known", "unknown"]
+
+
+def test_crash_between_commit_and_publish_is_repaired(service, tmp_path, monkeypatch) -> None:
+    service.ingest("l", md5sum_file(tmp_path / "v1.md5sum", ["synthetic-a"]))
+    old = service.snapshots.current_id()
+
+    def crash(snapshot_id):
+        raise KeyboardInterrupt  # the process dies after the catalog committed
+
+    monkeypatch.setattr(service, "_publish", crash)
+    with pytest.raises(KeyboardInterrupt):
+        service.ingest("l", md5sum_file(tmp_path / "v2.md5sum", ["synthetic-b"]))
+    monkeypatch.undo()
+    assert service.snapshots.current_id() == old  # still the old one on disk
+    # The catalog says v2 serves; the next use sees the mismatch and rebuilds.
+    assert verdicts(service, tmp_path, ["synthetic-a", "synthetic-b"]) == ["unknown", "known"]
+    assert service.snapshots.current_id() != old
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import hashmatch.index.sorted_array as sa
+    from hashmatch.config import Settings
+    from hashmatch.service import Service
+
+    home, source, marker = map(Path, sys.argv[1:4])
+
+    def freeze(path, sets):
+        # The key arrays are on disk; the label sets and the manifest are not.
+        marker.write_text("building")
+        time.sleep(120)
+
+    sa._save_sets = freeze
+    with Service(Settings(home=home, operator="child")) as service:
+        service.ingest("l", source)
+    """
+)
+
+
+def test_killed_build_leaves_previous_snapshot_serving(service, tmp_path) -> None:
+    service.ingest("l", md5sum_file(tmp_path / "v1.md5sum", ["synthetic-a"]))
+    serving = service.snapshots.current_id()
+    source = md5sum_file(tmp_path / "v2.md5sum", [f"synthetic-{i}" for i in range(5000)])
+    marker = tmp_path / "marker"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(service.home), str(source), str(marker)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+            assert time.monotonic() < deadline, "the build never started"
+            time.sleep(0.05)
+        building = list((service.home / "snapshots").glob(".building-*"))
+        assert building, "a build in progress has its own folder"
+        assert any(p.suffix == ".npy" for p in building[0].iterdir())
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+    # The killed build changed nothing that serves.
+    assert service.snapshots.current_id() == serving
+    assert [v.number for v in service.versions("l")] == [1]
+    with Service(Settings(home=service.home, operator="after")) as fresh:
+        assert fresh.snapshot().id == serving
+        assert verdicts(fresh, tmp_path, ["synthetic-a", "synthetic-7"]) == ["known", "unknown"]
+        # The next ingest sweeps what the killed one left, and succeeds.
+        fresh.ingest("l", source)
+        assert leftovers(fresh.home) == []
+        assert len(list((fresh.home / "lists" / "l").glob("*.parquet"))) == 2
+        assert verdicts(fresh, tmp_path, ["synthetic-a", "synthetic-7"]) == ["unknown", "known"]
+
+
+def test_verdict_store_keeps_no_paths_unless_asked(tmp_path) -> None:
+    names = ["synthetic-a", "synthetic-b"]
+    for record_paths in (False, True):
+        home = tmp_path / f"home-{record_paths}"
+        with Service(Settings(home=home, record_paths=record_paths)) as svc:
+            svc.add_list("l", Purpose.CONCERN)
+            svc.ingest("l", md5sum_file(tmp_path / "v1.md5sum", ["synthetic-a"]))
+            result = svc.check([md5sum_file(tmp_path / "m.md5sum", names)], case_ref="C")
+            stored = svc.catalog.verdicts(result.run.run_id)
+        assert [r.verdict for r in stored] == [Verdict.KNOWN, Verdict.UNKNOWN]
+        assert [r.path for r in stored] == (names if record_paths else [None, None])
+        assert stored[0].labels is not None
+        assert '"list":"l"' in stored[0].labels
+
+
+def test_unreadable_manifest_rows_become_invalid_in_place(service, tmp_path) -> None:
+    service.ingest("l", md5sum_file(tmp_path / "v1.md5sum", ["synthetic-a"]))
+    manifest = tmp_path / "m.hashdeep"
+    manifest.write_text(
+        "%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n"
+        f"21,{md5('synthetic-a')},a\n"
+        "this line has no fields\n"
+        f"21,{md5('synthetic-z')},z\n"
+    )
+    result = service.check([manifest], case_ref="C")
+    table = result.verdicts
+    assert table.column("verdict").to_pylist() == ["known", "invalid", "unknown"]
+    assert table.column("line").to_pylist() == [3, 4, 5]
+    assert table.column("reason")[1].as_py()
+
+
+def test_list_of_only_empty_file_digests_is_refused(service, tmp_path) -> None:
+    empty = tmp_path / "empty.md5sum"
+    empty.write_text("d41d8cd98f00b204e9800998ecf8427e  empty.txt\n")
+    with pytest.raises(Exception, match="no usable digest"):
+        service.ingest("l", empty)
+    assert service.versions("l") == []
