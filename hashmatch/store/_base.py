@@ -1,0 +1,185 @@
+"""The catalog contract: what the core may ask of the store, and what each call raises.
+
+:class:`Catalog` is the only face of the store that the rest of hashmatch sees. It takes and
+returns the frozen dataclasses of :mod:`hashmatch.model` (and :class:`VerdictRecord`), never
+SQL rows or dicts. Two implementations keep the same behaviour and raise the same errors:
+:class:`~hashmatch.store.sql.SqlCatalog` (SQLAlchemy: SQLite by default, PostgreSQL when shared)
+and :class:`~hashmatch.store.memory.MemoryCatalog` (plain dicts, the reference twin).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Self
+
+from hashmatch.model import ListInfo, ListVersionInfo, Purpose, RunInfo, Verdict
+
+__all__ = ["Catalog", "VerdictRecord", "as_utc", "plain_counts"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerdictRecord:
+    """One stored verdict of a run: the row it answers, the verdict and what backs it."""
+
+    row: int
+    """0-based position in the run's input order."""
+    verdict: Verdict
+    reason: str | None = None
+    """Why the row is ``invalid`` or ``not_assessable``; None otherwise."""
+    labels: str | None = None
+    """Canonical JSON text of the matched lists and their labels (opaque to the store)."""
+    path: str | None = None
+    """The file path, only when the operator turned ``record_paths`` on."""
+
+
+def as_utc(value: datetime, what: str) -> datetime:
+    """``value`` as the same instant in UTC; ValueError if it is naive (no time zone)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
+    return value.astimezone(UTC)
+
+
+def plain_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """A fresh dict with plain ``str`` keys (a ``Verdict`` key becomes its value) and ints."""
+    return {str(key): int(value) for key, value in counts.items()}
+
+
+class Catalog(abc.ABC):
+    """The catalog of lists, list versions, snapshots and runs, and the verdicts of runs.
+
+    Errors, the same in every implementation:
+
+    - :class:`~hashmatch.errors.NotFound`: a named list, version id or run id does not exist.
+    - :class:`~hashmatch.errors.Conflict`: the thing to create exists already (list name,
+      version number within its list, version id, run id, verdict row of a run), or a run
+      is finished twice. Nothing of the failed call is stored.
+    - :class:`~hashmatch.errors.StoreError`: the database failed (locked, gone, full); the
+      message names the operation. Nothing of the failed call is stored.
+    - ``ValueError``: a datetime argument is naive. Datetimes come back as aware UTC.
+
+    Every method is one transaction. Listing methods return new lists the caller may keep.
+    A catalog is a context manager that closes it on exit.
+    """
+
+    # Lists
+
+    @abc.abstractmethod
+    def create_list(
+        self,
+        *,
+        name: str,
+        purpose: Purpose,
+        description: str,
+        created_by: str,
+        created_at: datetime,
+    ) -> ListInfo:
+        """Record a new list with no version yet. Conflict if ``name`` exists."""
+
+    @abc.abstractmethod
+    def get_list(self, name: str) -> ListInfo:
+        """The list called ``name``, with its active version number. NotFound if none."""
+
+    @abc.abstractmethod
+    def lists(self) -> list[ListInfo]:
+        """Every list, sorted by name (code-point order)."""
+
+    # List versions
+
+    @abc.abstractmethod
+    def next_version_number(self, list_name: str) -> int:
+        """One more than the list's highest version number: 1 for a list without versions.
+
+        NotFound if the list does not exist.
+        """
+
+    @abc.abstractmethod
+    def add_version(self, version: ListVersionInfo, *, activate: bool = True) -> None:
+        """Store ``version`` of list ``version.list_name``, and serve it if ``activate``.
+
+        In one transaction: insert the version and, if ``activate``, make it the list's
+        only active version (the previous one becomes inactive). ``version.active`` is
+        ignored: ``activate`` decides. NotFound if the list does not exist; Conflict if the
+        list already has that version number or the version id exists; in either case the
+        previously active version still serves.
+        """
+
+    @abc.abstractmethod
+    def versions(self, list_name: str) -> list[ListVersionInfo]:
+        """The list's versions by number. NotFound if the list does not exist."""
+
+    @abc.abstractmethod
+    def get_version(self, version_id: str) -> ListVersionInfo:
+        """The version with id ``version_id``. NotFound if none."""
+
+    @abc.abstractmethod
+    def active_versions(self) -> list[ListVersionInfo]:
+        """The active version of every list that has one, sorted by list name."""
+
+    # Snapshots
+
+    @abc.abstractmethod
+    def record_snapshot(
+        self,
+        snapshot_id: str,
+        *,
+        built_at: datetime,
+        path: str,
+        version_ids: Sequence[str],
+    ) -> None:
+        """Record that snapshot ``snapshot_id`` (a content hash) was built from ``version_ids``.
+
+        Idempotent: recording an id that exists does nothing (the same id is the same
+        content). NotFound if one of ``version_ids`` does not exist.
+        """
+
+    @abc.abstractmethod
+    def snapshot_ids(self) -> list[str]:
+        """The ids of every recorded snapshot, oldest first (then by id)."""
+
+    # Runs and verdicts
+
+    @abc.abstractmethod
+    def add_run(self, run: RunInfo) -> None:
+        """Record a run as it starts. Conflict if ``run.run_id`` exists."""
+
+    @abc.abstractmethod
+    def finish_run(self, run_id: str, *, finished_at: datetime, counts: dict[str, int]) -> None:
+        """Record the end time and the counts of a run.
+
+        NotFound if the run does not exist; Conflict if it is finished already.
+        """
+
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunInfo:
+        """The run with id ``run_id``. NotFound if none."""
+
+    @abc.abstractmethod
+    def runs(self) -> list[RunInfo]:
+        """Every run, newest first (by start time, then by run id, both descending)."""
+
+    @abc.abstractmethod
+    def add_verdicts(self, run_id: str, rows: Sequence[VerdictRecord]) -> None:
+        """Store a chunk of a run's verdicts (chunks of about 100k rows are expected).
+
+        All or nothing: NotFound if the run does not exist; Conflict if a row number is
+        already stored for the run or repeats within ``rows``.
+        """
+
+    @abc.abstractmethod
+    def verdicts(self, run_id: str) -> list[VerdictRecord]:
+        """The run's verdicts ordered by row. NotFound if the run does not exist."""
+
+    # Lifetime
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release connections and files. The catalog is not used afterwards."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

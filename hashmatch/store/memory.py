@@ -1,0 +1,243 @@
+"""The catalog in plain dicts: the reference twin of :class:`~hashmatch.store.sql.SqlCatalog`.
+
+Same behaviour, same errors, same orders, nothing kept after the process ends. Tests use it
+as the oracle the SQL store must agree with, and ``open_catalog("memory://")`` gives one for
+throw-away runs. Each method holds one lock for its whole body, so a failed call changes
+nothing and threads see whole calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from hashmatch.errors import Conflict, NotFound
+from hashmatch.model import ListInfo, ListVersionInfo, Purpose, RunInfo, Verdict
+from hashmatch.store._base import Catalog, VerdictRecord, as_utc, plain_counts
+
+__all__ = ["MemoryCatalog"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _Snapshot:
+    built_at: datetime
+    path: str
+    version_ids: tuple[str, ...]
+
+
+class MemoryCatalog(Catalog):
+    """The catalog and verdict store in memory, for tests and throw-away runs."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._lists: dict[str, ListInfo] = {}
+        self._versions: dict[str, ListVersionInfo] = {}
+        """By version id; ``active`` is kept up to date."""
+        self._numbers: dict[str, dict[int, str]] = {}
+        """List name -> version number -> version id."""
+        self._snapshots: dict[str, _Snapshot] = {}
+        self._runs: dict[str, RunInfo] = {}
+        self._verdicts: dict[str, dict[int, VerdictRecord]] = {}
+
+    def __repr__(self) -> str:
+        return "MemoryCatalog()"
+
+    # Lists
+
+    def create_list(
+        self,
+        *,
+        name: str,
+        purpose: Purpose,
+        description: str,
+        created_by: str,
+        created_at: datetime,
+    ) -> ListInfo:
+        info = ListInfo(
+            name=name,
+            purpose=Purpose(purpose),
+            description=description,
+            created_by=created_by,
+            created_at=as_utc(created_at, "created_at"),
+        )
+        with self._lock:
+            if name in self._lists:
+                raise Conflict(f"a list called {name!r} exists already")
+            self._lists[name] = info
+            self._numbers[name] = {}
+        return info
+
+    def get_list(self, name: str) -> ListInfo:
+        with self._lock:
+            return self._list_info(self._require_list(name))
+
+    def lists(self) -> list[ListInfo]:
+        with self._lock:
+            return [self._list_info(self._lists[name]) for name in sorted(self._lists)]
+
+    # List versions
+
+    def next_version_number(self, list_name: str) -> int:
+        with self._lock:
+            self._require_list(list_name)
+            return max(self._numbers[list_name], default=0) + 1
+
+    def add_version(self, version: ListVersionInfo, *, activate: bool = True) -> None:
+        loaded_at = as_utc(version.loaded_at, "loaded_at")
+        with self._lock:
+            self._require_list(version.list_name)
+            stored = dataclasses.replace(
+                version,
+                purpose=Purpose(version.purpose),
+                loaded_at=loaded_at,
+                warnings=tuple(version.warnings),
+                active=activate,
+            )
+            numbers = self._numbers[version.list_name]
+            if version.number in numbers or version.version_id in self._versions:
+                raise Conflict(
+                    f"list {version.list_name!r} already has a version {version.number}, "
+                    f"or version id {version.version_id!r} exists",
+                )
+            if activate:
+                for version_id in numbers.values():
+                    old = self._versions[version_id]
+                    if old.active:
+                        self._versions[version_id] = dataclasses.replace(old, active=False)
+            numbers[version.number] = version.version_id
+            self._versions[version.version_id] = stored
+
+    def versions(self, list_name: str) -> list[ListVersionInfo]:
+        with self._lock:
+            self._require_list(list_name)
+            numbers = self._numbers[list_name]
+            return [self._versions[numbers[number]] for number in sorted(numbers)]
+
+    def get_version(self, version_id: str) -> ListVersionInfo:
+        with self._lock:
+            try:
+                return self._versions[version_id]
+            except KeyError:
+                raise NotFound(f"no list version with id {version_id!r}") from None
+
+    def active_versions(self) -> list[ListVersionInfo]:
+        with self._lock:
+            active = [version for version in self._versions.values() if version.active]
+        return sorted(active, key=lambda version: version.list_name)
+
+    # Snapshots
+
+    def record_snapshot(
+        self,
+        snapshot_id: str,
+        *,
+        built_at: datetime,
+        path: str,
+        version_ids: Sequence[str],
+    ) -> None:
+        built_at = as_utc(built_at, "built_at")
+        with self._lock:
+            if snapshot_id in self._snapshots:
+                return
+            missing = sorted(set(version_ids) - set(self._versions))
+            if missing:
+                raise NotFound(f"snapshot {snapshot_id!r} names unknown versions {missing}")
+            self._snapshots[snapshot_id] = _Snapshot(
+                built_at=built_at, path=path, version_ids=tuple(version_ids)
+            )
+
+    def snapshot_ids(self) -> list[str]:
+        with self._lock:
+            items = [(snap.built_at, snap_id) for snap_id, snap in self._snapshots.items()]
+        return [snap_id for _, snap_id in sorted(items)]
+
+    # Runs and verdicts
+
+    def add_run(self, run: RunInfo) -> None:
+        stored = dataclasses.replace(
+            run,
+            started_at=as_utc(run.started_at, "started_at"),
+            finished_at=None if run.finished_at is None else as_utc(run.finished_at, "finished_at"),
+            algorithms=tuple(run.algorithms),
+            inputs=tuple(run.inputs),
+            counts=plain_counts(run.counts),
+        )
+        with self._lock:
+            if run.run_id in self._runs:
+                raise Conflict(f"a run with id {run.run_id!r} exists already")
+            self._runs[run.run_id] = stored
+            self._verdicts[run.run_id] = {}
+
+    def finish_run(self, run_id: str, *, finished_at: datetime, counts: dict[str, int]) -> None:
+        finished_at = as_utc(finished_at, "finished_at")
+        with self._lock:
+            run = self._require_run(run_id)
+            if run.finished_at is not None:
+                raise Conflict(f"run {run_id!r} finished already, at {run.finished_at}")
+            self._runs[run_id] = dataclasses.replace(
+                run, finished_at=finished_at, counts=plain_counts(counts)
+            )
+
+    def get_run(self, run_id: str) -> RunInfo:
+        with self._lock:
+            return _copy_run(self._require_run(run_id))
+
+    def runs(self) -> list[RunInfo]:
+        with self._lock:
+            runs = [_copy_run(run) for run in self._runs.values()]
+        return sorted(runs, key=lambda run: (run.started_at, run.run_id), reverse=True)
+
+    def add_verdicts(self, run_id: str, rows: Sequence[VerdictRecord]) -> None:
+        records = [
+            record
+            if type(record.verdict) is Verdict
+            else dataclasses.replace(record, verdict=Verdict(record.verdict))
+            for record in rows
+        ]
+        with self._lock:
+            self._require_run(run_id)
+            stored = self._verdicts[run_id]
+            fresh: dict[int, VerdictRecord] = {}
+            for record in records:
+                if record.row in stored or record.row in fresh:
+                    raise Conflict(
+                        f"add {len(records)} verdicts to run {run_id!r}: "
+                        f"row {record.row} is already stored"
+                    )
+                fresh[record.row] = record
+            stored.update(fresh)
+
+    def verdicts(self, run_id: str) -> list[VerdictRecord]:
+        with self._lock:
+            self._require_run(run_id)
+            stored = self._verdicts[run_id]
+            return [stored[row] for row in sorted(stored)]
+
+    def close(self) -> None:
+        """Nothing to release; the data stays until the object is dropped."""
+
+    # Helpers (call with the lock held)
+
+    def _require_list(self, name: str) -> ListInfo:
+        try:
+            return self._lists[name]
+        except KeyError:
+            raise NotFound(f"no list called {name!r}") from None
+
+    def _require_run(self, run_id: str) -> RunInfo:
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise NotFound(f"no run with id {run_id!r}") from None
+
+    def _list_info(self, info: ListInfo) -> ListInfo:
+        numbers = self._numbers[info.name]
+        active = [n for n, vid in numbers.items() if self._versions[vid].active]
+        return dataclasses.replace(info, active_version=active[0] if active else None)
+
+
+def _copy_run(run: RunInfo) -> RunInfo:
+    """A run whose ``counts`` dict the caller may change without changing the store."""
+    return dataclasses.replace(run, counts=plain_counts(run.counts))

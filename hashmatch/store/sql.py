@@ -1,0 +1,404 @@
+"""The catalog in a SQL database through SQLAlchemy: SQLite by default, PostgreSQL when shared.
+
+Each public method is one transaction. Driver errors are translated here, once: an
+integrity violation (a duplicate key) becomes :class:`~hashmatch.errors.Conflict`, anything
+else from the database a :class:`~hashmatch.errors.StoreError` naming the operation.
+Verdicts go in through SQLAlchemy Core ``executemany`` (no ORM object per row); the rest
+through the ORM models of :mod:`hashmatch.store.tables`.
+
+Sorting by names and ids happens in Python, not in ``ORDER BY``: PostgreSQL would sort text
+by the database's collation, and the twins must agree on one order (code points).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from hashmatch.errors import Conflict, NotFound, StoreError
+from hashmatch.model import (
+    IngestCounts,
+    ListInfo,
+    ListVersionInfo,
+    Purpose,
+    RecordWarning,
+    RunInfo,
+    RunInput,
+    Verdict,
+)
+from hashmatch.store._base import Catalog, VerdictRecord, as_utc, plain_counts
+from hashmatch.store._engine import BEGIN_MODE, create_store_engine, driver_reason
+from hashmatch.store.tables import ListRow, RunRow, SnapshotRow, VersionRow, verdicts_table
+
+__all__ = ["SqlCatalog"]
+
+# Verdict (or its plain-string value) -> plain string: validates, and is faster per row
+# than Verdict(...).value. Drivers get a plain str, not the enum.
+_VERDICT_TEXT: dict[str, str] = {verdict.value: verdict.value for verdict in Verdict}
+
+
+class SqlCatalog(Catalog):
+    """The catalog and verdict store in the database at a SQLAlchemy URL.
+
+    The constructor connects lazily and does not create or migrate the schema: use
+    :func:`hashmatch.store.open_catalog`, which runs the Alembic migrations first.
+    """
+
+    def __init__(self, url: str | URL) -> None:
+        self._engine = create_store_engine(url)
+        # Same pool; transactions of this engine take SQLite's write lock when they begin.
+        self._write_engine = self._engine.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for migrations and tests inside the store package)."""
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"SqlCatalog({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    @contextmanager
+    def _session(self, operation: str, *, write: bool = False) -> Iterator[Session]:
+        """One transaction, committed on success; database errors translated once."""
+        engine = self._write_engine if write else self._engine
+        try:
+            with Session(engine, expire_on_commit=False) as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            raise Conflict(f"{operation}: already stored ({driver_reason(exc)})") from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(f"{operation} failed: {driver_reason(exc)}") from exc
+
+    # Lists
+
+    def create_list(
+        self,
+        *,
+        name: str,
+        purpose: Purpose,
+        description: str,
+        created_by: str,
+        created_at: datetime,
+    ) -> ListInfo:
+        info = ListInfo(
+            name=name,
+            purpose=Purpose(purpose),
+            description=description,
+            created_by=created_by,
+            created_at=as_utc(created_at, "created_at"),
+        )
+        with self._session(f"create list {name!r}", write=True) as session:
+            if _list_id(session, name) is not None:
+                raise Conflict(f"a list called {name!r} exists already")
+            session.add(
+                ListRow(
+                    name=info.name,
+                    purpose=info.purpose.value,
+                    description=info.description,
+                    created_by=info.created_by,
+                    created_at=info.created_at,
+                )
+            )
+        return info
+
+    def get_list(self, name: str) -> ListInfo:
+        with self._session(f"read list {name!r}") as session:
+            found = _select_lists(session, name)
+        if not found:
+            raise NotFound(f"no list called {name!r}")
+        return found[0]
+
+    def lists(self) -> list[ListInfo]:
+        with self._session("read lists") as session:
+            found = _select_lists(session, None)
+        return sorted(found, key=lambda info: info.name)
+
+    # List versions
+
+    def next_version_number(self, list_name: str) -> int:
+        with self._session(f"read versions of list {list_name!r}") as session:
+            list_id = _require_list_id(session, list_name)
+            highest = session.scalar(
+                select(func.max(VersionRow.number)).where(VersionRow.list_id == list_id)
+            )
+        return 1 if highest is None else highest + 1
+
+    def add_version(self, version: ListVersionInfo, *, activate: bool = True) -> None:
+        loaded_at = as_utc(version.loaded_at, "loaded_at")
+        operation = f"add version {version.number} of list {version.list_name!r}"
+        try:
+            with self._session(operation, write=True) as session:
+                list_id = _require_list_id(session, version.list_name, lock=True)
+                if activate:
+                    # Deactivate first: the one-active-version index checks every statement.
+                    session.execute(
+                        update(VersionRow)
+                        .where(VersionRow.list_id == list_id, VersionRow.active)
+                        .values(active=False)
+                    )
+                session.add(_version_row(version, list_id, loaded_at, active=activate))
+        except Conflict as exc:
+            raise Conflict(
+                f"list {version.list_name!r} already has a version {version.number}, "
+                f"or version id {version.version_id!r} exists",
+            ) from exc
+
+    def versions(self, list_name: str) -> list[ListVersionInfo]:
+        with self._session(f"read versions of list {list_name!r}") as session:
+            list_id = _require_list_id(session, list_name)
+            rows = session.scalars(
+                select(VersionRow).where(VersionRow.list_id == list_id).order_by(VersionRow.number)
+            ).all()
+        return [_version_info(row, list_name) for row in rows]
+
+    def get_version(self, version_id: str) -> ListVersionInfo:
+        with self._session(f"read version {version_id!r}") as session:
+            found = session.execute(
+                select(VersionRow, ListRow.name)
+                .join(ListRow, ListRow.id == VersionRow.list_id)
+                .where(VersionRow.version_id == version_id)
+            ).one_or_none()
+        if found is None:
+            raise NotFound(f"no list version with id {version_id!r}")
+        return _version_info(found[0], found[1])
+
+    def active_versions(self) -> list[ListVersionInfo]:
+        with self._session("read active versions") as session:
+            rows = session.execute(
+                select(VersionRow, ListRow.name)
+                .join(ListRow, ListRow.id == VersionRow.list_id)
+                .where(VersionRow.active)
+            ).all()
+        return sorted((_version_info(row, name) for row, name in rows), key=lambda v: v.list_name)
+
+    # Snapshots
+
+    def record_snapshot(
+        self,
+        snapshot_id: str,
+        *,
+        built_at: datetime,
+        path: str,
+        version_ids: Sequence[str],
+    ) -> None:
+        built_at = as_utc(built_at, "built_at")
+        ids = list(version_ids)
+        with self._session(f"record snapshot {snapshot_id!r}", write=True) as session:
+            if session.get(SnapshotRow, snapshot_id) is not None:
+                return
+            known = set(
+                session.scalars(
+                    select(VersionRow.version_id).where(VersionRow.version_id.in_(set(ids)))
+                )
+            )
+            missing = sorted(set(ids) - known)
+            if missing:
+                raise NotFound(f"snapshot {snapshot_id!r} names unknown versions {missing}")
+            session.add(
+                SnapshotRow(id=snapshot_id, built_at=built_at, path=path, list_version_ids=ids)
+            )
+
+    def snapshot_ids(self) -> list[str]:
+        with self._session("read snapshots") as session:
+            rows = session.execute(select(SnapshotRow.built_at, SnapshotRow.id)).all()
+        return [snapshot_id for _, snapshot_id in sorted(rows, key=lambda r: (r[0], r[1]))]
+
+    # Runs and verdicts
+
+    def add_run(self, run: RunInfo) -> None:
+        started_at = as_utc(run.started_at, "started_at")
+        finished_at = None if run.finished_at is None else as_utc(run.finished_at, "finished_at")
+        with self._session(f"add run {run.run_id!r}", write=True) as session:
+            if session.get(RunRow, run.run_id) is not None:
+                raise Conflict(f"a run with id {run.run_id!r} exists already")
+            session.add(
+                RunRow(
+                    run_id=run.run_id,
+                    case_ref=run.case_ref,
+                    operator=run.operator,
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    tool_version=run.tool_version,
+                    snapshot_id=run.snapshot_id,
+                    algorithms=list(run.algorithms),
+                    inputs=[dataclasses.asdict(item) for item in run.inputs],
+                    counts=plain_counts(run.counts),
+                )
+            )
+
+    def finish_run(self, run_id: str, *, finished_at: datetime, counts: dict[str, int]) -> None:
+        finished_at = as_utc(finished_at, "finished_at")
+        with self._session(f"finish run {run_id!r}", write=True) as session:
+            row = _require_run(session, run_id, lock=True)
+            if row.finished_at is not None:
+                raise Conflict(f"run {run_id!r} finished already, at {row.finished_at}")
+            row.finished_at = finished_at
+            row.counts = plain_counts(counts)
+
+    def get_run(self, run_id: str) -> RunInfo:
+        with self._session(f"read run {run_id!r}") as session:
+            row = _require_run(session, run_id)
+        return _run_info(row)
+
+    def runs(self) -> list[RunInfo]:
+        with self._session("read runs") as session:
+            rows = session.scalars(select(RunRow)).all()
+        infos = [_run_info(row) for row in rows]
+        return sorted(infos, key=lambda run: (run.started_at, run.run_id), reverse=True)
+
+    def add_verdicts(self, run_id: str, rows: Sequence[VerdictRecord]) -> None:
+        try:
+            params = [
+                {
+                    "run_id": run_id,
+                    "row": record.row,
+                    "verdict": _VERDICT_TEXT[record.verdict],
+                    "reason": record.reason,
+                    "labels": record.labels,
+                    "path": record.path,
+                }
+                for record in rows
+            ]
+        except KeyError as exc:
+            raise ValueError(f"{exc.args[0]!r} is not a valid Verdict") from None
+        with self._session(f"add {len(params)} verdicts to run {run_id!r}", write=True) as session:
+            _require_run(session, run_id)
+            if params:
+                session.connection().execute(insert(verdicts_table), params)
+
+    def verdicts(self, run_id: str) -> list[VerdictRecord]:
+        table = verdicts_table.c
+        with self._session(f"read verdicts of run {run_id!r}") as session:
+            _require_run(session, run_id)
+            result = session.connection().execute(
+                select(table.row, table.verdict, table.reason, table.labels, table.path)
+                .where(table.run_id == run_id)
+                .order_by(table.row)
+            )
+            return [
+                VerdictRecord(
+                    row=row, verdict=Verdict(verdict), reason=reason, labels=labels, path=path
+                )
+                for row, verdict, reason, labels, path in result
+            ]
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+# Reading and writing rows
+
+
+def _list_id(session: Session, name: str, *, lock: bool = False) -> int | None:
+    query = select(ListRow.id).where(ListRow.name == name)
+    if lock:
+        query = query.with_for_update()  # PostgreSQL: one writer per list; SQLite ignores it
+    return session.scalar(query)
+
+
+def _require_list_id(session: Session, name: str, *, lock: bool = False) -> int:
+    list_id = _list_id(session, name, lock=lock)
+    if list_id is None:
+        raise NotFound(f"no list called {name!r}")
+    return list_id
+
+
+def _require_run(session: Session, run_id: str, *, lock: bool = False) -> RunRow:
+    query = select(RunRow).where(RunRow.run_id == run_id)
+    if lock:
+        query = query.with_for_update()
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(f"no run with id {run_id!r}")
+    return row
+
+
+def _select_lists(session: Session, name: str | None) -> list[ListInfo]:
+    active = (
+        select(VersionRow.list_id, VersionRow.number).where(VersionRow.active).subquery("active")
+    )
+    query = select(ListRow, active.c.number).outerjoin(active, active.c.list_id == ListRow.id)
+    if name is not None:
+        query = query.where(ListRow.name == name)
+    return [
+        ListInfo(
+            name=row.name,
+            purpose=Purpose(row.purpose),
+            description=row.description,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            active_version=number,
+        )
+        for row, number in session.execute(query)
+    ]
+
+
+def _version_row(
+    version: ListVersionInfo, list_id: int, loaded_at: datetime, *, active: bool
+) -> VersionRow:
+    return VersionRow(
+        version_id=version.version_id,
+        list_id=list_id,
+        number=version.number,
+        purpose=Purpose(version.purpose).value,
+        source_name=version.source_name,
+        source_sha256=version.source_sha256,
+        adapter=version.adapter,
+        adapter_version=version.adapter_version,
+        loaded_by=version.loaded_by,
+        loaded_at=loaded_at,
+        counts=dataclasses.asdict(version.counts),
+        warnings=[dataclasses.asdict(warning) for warning in version.warnings],
+        warning_count=version.warning_count,
+        entry_file=version.entry_file,
+        active=active,
+    )
+
+
+def _version_info(row: VersionRow, list_name: str) -> ListVersionInfo:
+    return ListVersionInfo(
+        list_name=list_name,
+        number=row.number,
+        version_id=row.version_id,
+        purpose=Purpose(row.purpose),
+        source_name=row.source_name,
+        source_sha256=row.source_sha256,
+        adapter=row.adapter,
+        adapter_version=row.adapter_version,
+        loaded_by=row.loaded_by,
+        loaded_at=row.loaded_at,
+        counts=IngestCounts(**row.counts),
+        warnings=tuple(RecordWarning(**_fields(item)) for item in row.warnings),
+        warning_count=row.warning_count,
+        entry_file=row.entry_file,
+        active=row.active,
+    )
+
+
+def _run_info(row: RunRow) -> RunInfo:
+    return RunInfo(
+        run_id=row.run_id,
+        case_ref=row.case_ref,
+        operator=row.operator,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        tool_version=row.tool_version,
+        snapshot_id=row.snapshot_id,
+        algorithms=tuple(row.algorithms),
+        inputs=tuple(RunInput(**_fields(item)) for item in row.inputs),
+        counts=dict(row.counts),
+    )
+
+
+def _fields(item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise StoreError(f"malformed JSON in the catalog: expected an object, got {item!r}")
+    return item

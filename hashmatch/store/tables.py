@@ -1,0 +1,162 @@
+"""The catalog's tables as SQLAlchemy declarative models.
+
+These rows never leave the store package: :mod:`hashmatch.store.sql` turns them into the
+dataclasses of :mod:`hashmatch.model`. The schema in the database is made by the Alembic
+migrations in ``migrations/versions``; a test checks that they build exactly these models.
+Change a model, then add a migration.
+
+Structured values (ingest counts, warnings, run inputs) are JSON columns. Strings are
+unbounded (``TEXT``/``VARCHAR``) so that SQLite and PostgreSQL accept the same values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from hashmatch.model import Purpose, Verdict
+from hashmatch.store._types import UtcDateTime
+
+__all__ = [
+    "Base",
+    "ListRow",
+    "RunRow",
+    "SnapshotRow",
+    "VerdictRow",
+    "VersionRow",
+    "verdicts_table",
+]
+
+# Named constraints, so that later migrations can find and alter them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_PURPOSES = ", ".join(f"'{p.value}'" for p in Purpose)
+_VERDICTS = ", ".join(f"'{v.value}'" for v in Verdict)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the catalog tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: dict[Any, Any] = {  # noqa: RUF012 (SQLAlchemy reads it as a class attr)
+        datetime: UtcDateTime(),
+        str: Text(),
+    }
+
+
+class ListRow(Base):
+    """A named list: ``lists``."""
+
+    __tablename__ = "lists"
+    __table_args__ = (CheckConstraint(f"purpose IN ({_PURPOSES})", name="purpose"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str]
+    created_by: Mapped[str]
+    created_at: Mapped[datetime]
+
+
+class VersionRow(Base):
+    """One immutable load of a list: ``list_versions``.
+
+    At most one version of a list is active; a partial unique index holds that line.
+    """
+
+    __tablename__ = "list_versions"
+    __table_args__ = (
+        UniqueConstraint("list_id", "number"),
+        CheckConstraint(f"purpose IN ({_PURPOSES})", name="purpose"),
+        Index(
+            "uq_list_versions_one_active",
+            "list_id",
+            unique=True,
+            sqlite_where=text("active"),
+            postgresql_where=text("active"),
+        ),
+    )
+
+    version_id: Mapped[str] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"))
+    number: Mapped[int]
+    purpose: Mapped[str] = mapped_column(String(16))
+    source_name: Mapped[str]
+    source_sha256: Mapped[str]
+    adapter: Mapped[str]
+    adapter_version: Mapped[str]
+    loaded_by: Mapped[str]
+    loaded_at: Mapped[datetime]
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    warning_count: Mapped[int]
+    entry_file: Mapped[str]
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class SnapshotRow(Base):
+    """A built lookup index, identified by its content hash: ``snapshots``."""
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[str] = mapped_column(primary_key=True)
+    built_at: Mapped[datetime]
+    path: Mapped[str]
+    list_version_ids: Mapped[list[str]] = mapped_column(JSON)
+
+
+class RunRow(Base):
+    """One check of manifests against a snapshot: ``runs``."""
+
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(primary_key=True)
+    case_ref: Mapped[str]
+    operator: Mapped[str]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    tool_version: Mapped[str]
+    snapshot_id: Mapped[str]
+    algorithms: Mapped[list[str]] = mapped_column(JSON)
+    inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class VerdictRow(Base):
+    """One verdict of a run, keyed by the row's position in the input: ``verdicts``."""
+
+    __tablename__ = "verdicts"
+    __table_args__ = (CheckConstraint(f"verdict IN ({_VERDICTS})", name="verdict"),)
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_id"), primary_key=True)
+    row: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    verdict: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None]
+    labels: Mapped[str | None]
+    path: Mapped[str | None]
+
+
+verdicts_table: Table = Base.metadata.tables["verdicts"]
+"""The ``verdicts`` table for bulk Core inserts (no ORM objects per row)."""
