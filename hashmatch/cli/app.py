@@ -1,6 +1,8 @@
 """The ``hashmatch`` command line: parse, call one method of the service, render.
 
-Exit codes (:class:`ExitCode`) are part of the contract with examiners' scripts.
+Exit codes (:class:`ExitCode`) are part of the contract with examiners' scripts. The
+service (and with it numpy, pyarrow and SQLAlchemy) is imported when a command runs, not
+when the module loads, so that ``--help`` answers at once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,8 +29,6 @@ from rich.progress import (
 from rich.table import Table
 
 from hashmatch._version import __version__
-from hashmatch.config import Settings
-from hashmatch.demo import write_demo_files
 from hashmatch.errors import (
     Conflict,
     HashmatchError,
@@ -39,8 +39,11 @@ from hashmatch.errors import (
     StoreError,
 )
 from hashmatch.model import ListVersionInfo, Purpose
-from hashmatch.service import CheckResult, Service
-from hashmatch.service import Progress as ServiceProgress
+
+if TYPE_CHECKING:
+    from hashmatch.config import Settings
+    from hashmatch.service import CheckResult, Service
+    from hashmatch.service import Progress as ServiceProgress
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -141,8 +144,16 @@ def _root(
 
 
 def _settings(home: Path | None = None) -> Settings:
+    from hashmatch.config import Settings
+
     chosen = home or _state["home"]
     return Settings(home=chosen) if chosen is not None else Settings()
+
+
+def _service(settings: Settings | None = None) -> Service:
+    from hashmatch.service import Service
+
+    return Service(settings or _settings())
 
 
 def handled(command: Callable[P, R]) -> Callable[P, R]:
@@ -175,6 +186,8 @@ def _progress() -> Iterator[ServiceProgress]:
         transient=True,
         disable=not err.is_terminal,
     )
+    from hashmatch.service import Progress as ServiceProgress
+
     tasks: dict[str, int] = {}
 
     def bytes_read(name: str, done: int, total: int) -> None:
@@ -211,7 +224,7 @@ def lists_add(
 
     Example: hashmatch lists add demo-concern --purpose concern
     """
-    with Service(_settings()) as service:
+    with _service() as service:
         info = service.add_list(name, purpose, description)
     out.print(f"list [bold]{info.name}[/] created ({info.purpose.value})")
 
@@ -220,7 +233,7 @@ def lists_add(
 @handled
 def lists_list() -> None:
     """Show every list with its serving version."""
-    with Service(_settings()) as service:
+    with _service() as service:
         lists = service.lists()
     if not lists:
         out.print("no lists yet: create one with 'hashmatch lists add NAME --purpose concern'")
@@ -242,7 +255,7 @@ def lists_list() -> None:
 @handled
 def lists_show(name: Annotated[str, typer.Argument(help="The list.")]) -> None:
     """Show a list's versions: source digest, counts, warnings, who loaded it and when."""
-    with Service(_settings()) as service:
+    with _service() as service:
         versions = service.versions(name)
     if not versions:
         out.print(f"list {name} has no versions yet: load one with 'hashmatch ingest {name} FILE'")
@@ -321,7 +334,7 @@ def ingest(
 
     Example: hashmatch ingest demo-concern known.sha256sum
     """
-    with Service(_settings()) as service, _progress() as progress:
+    with _service() as service, _progress() as progress:
         version = service.ingest(list_name, file, fmt=fmt, strict=strict, progress=progress)
     _print_version(version)
 
@@ -384,7 +397,7 @@ def check(
 
     Example: hashmatch check device.hashdeep --case CASE-1 --report out.json
     """
-    with Service(_settings()) as service, _progress() as progress:
+    with _service() as service, _progress() as progress:
         result = service.check(
             manifests,
             case_ref=case,
@@ -404,7 +417,7 @@ def check(
 @handled
 def formats() -> None:
     """List the formats hashmatch reads, in the order auto-detection tries them."""
-    with Service(_settings()) as service:
+    with _service() as service:
         adapters = service.formats()
     table = Table("format", "reads as", "description")
     for adapter in adapters:
@@ -417,7 +430,7 @@ def formats() -> None:
 @handled
 def snapshot_info() -> None:
     """Show the serving snapshot: its id, when it was built, and its list versions."""
-    with Service(_settings()) as service:
+    with _service() as service:
         snapshot = service.snapshot()
     if snapshot is None:
         out.print("no snapshot yet: load a list with 'hashmatch ingest'")
@@ -436,7 +449,7 @@ def snapshot_info() -> None:
 @handled
 def snapshot_rebuild() -> None:
     """Build a new snapshot of the serving list versions and publish it."""
-    with Service(_settings()) as service, _progress() as progress:
+    with _service() as service, _progress() as progress:
         snapshot = service.rebuild_snapshot(progress=progress)
     out.print(
         "nothing to build: no list has a version"
@@ -466,10 +479,12 @@ def demo(
     Everything goes under --dir, including its own data directory (DIR/home), so the demo
     never touches your real lists. All digests are of made-up strings.
     """
+    from hashmatch.demo import write_demo_files
+
     files_made = write_demo_files(directory, entries=entries, files=files)
-    settings = Settings(home=directory / "home")
+    settings = _settings(directory / "home")
     out.print(f"demo data directory: {settings.home}")
-    with Service(settings) as service, _progress() as progress:
+    with _service(settings) as service, _progress() as progress:
         existing = {info.name for info in service.lists()}
         for name, purpose in (("demo-concern", Purpose.CONCERN), ("demo-benign", Purpose.BENIGN)):
             if name not in existing:

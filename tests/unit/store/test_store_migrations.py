@@ -94,3 +94,19 @@ def test_migrations_are_found_from_the_package_with_one_head_and_docstrings() ->
         assert revision.path is not None
         module = ast.parse(Path(revision.path).read_text(encoding="utf-8"))
         assert ast.get_docstring(module), f"{revision.path} has no docstring"
+
+
+def test_pinned_head_is_alembics_head() -> None:
+    """Opening a current catalog skips Alembic by trusting HEAD: it must be the real head."""
+    assert _migrate.head() == _migrate.HEAD
+
+
+def test_is_at_head_only_after_upgrade(tmp_path) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    assert not _migrate.is_at_head(engine)
+    _migrate.upgrade(engine)
+    assert _migrate.is_at_head(engine)
+    _migrate.downgrade(engine, "base")
+    assert not _migrate.is_at_head(engine)
