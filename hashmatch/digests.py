@@ -241,6 +241,8 @@ def parse_digest_column(column: pa.Array | pa.ChunkedArray, algorithm: Algorithm
     if slow.size:
         texts = trimmed.take(pa.array(slow)).to_pylist()
         for row, text in zip(slow.tolist(), texts, strict=True):
+            if not _clean(text):
+                continue  # only quotes or a lone marker: a missing digest, as a blank cell
             try:
                 out[row] = np.frombuffer(parse_digest(text, algorithm).value, dtype=np.uint8)
                 valid[row] = True
@@ -261,12 +263,12 @@ def _fixed_binary(
     return array
 
 
-def digest_matrix(column: pa.Array) -> npt.NDArray[np.uint8]:
+def digest_matrix(column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.uint8]:
     """The non-null values of a fixed-size-binary column as an (n, width) uint8 matrix."""
     width = column.type.byte_width
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
     present = column.drop_null() if column.null_count else column
-    if not isinstance(present, pa.FixedSizeBinaryArray):
-        present = pa.concat_arrays([present])
     data = np.frombuffer(present.buffers()[1], dtype=np.uint8)
     start = present.offset * width
     return data[start : start + len(present) * width].reshape(len(present), width)

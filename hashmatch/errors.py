@@ -51,8 +51,10 @@ class HashmatchError(Exception):
 
     def render(self) -> str:
         """``source:line: reason``, leaving out the parts that are not known."""
-        where = [str(part) for part in (self.source, self.line) if part is not None]
-        return ": ".join([":".join(where), self.reason]) if where else self.reason
+        if self.source is None:
+            return self.reason if self.line is None else f"line {self.line}: {self.reason}"
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return f"{where}: {self.reason}"
 
 
 class InputError(HashmatchError):

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
 import pyarrow as pa
 
 from hashmatch._version import __version__
@@ -47,7 +48,15 @@ from hashmatch.errors import ConfigurationError, InputError, NotFound
 from hashmatch.index import Snapshot, SnapshotList, SnapshotSource, SnapshotStore
 from hashmatch.ingest.pipeline import HashingReader, choose_adapter, read_records, stage_list_file
 from hashmatch.match.matcher import VERDICT_SCHEMA, Matcher
-from hashmatch.model import ListInfo, ListVersionInfo, Purpose, RunInfo, RunInput, Verdict
+from hashmatch.model import (
+    ListInfo,
+    ListVersionInfo,
+    Purpose,
+    RecordWarning,
+    RunInfo,
+    RunInput,
+    Verdict,
+)
 from hashmatch.registry import AdapterRegistry, default_registry
 from hashmatch.reports import (
     REPORT_FORMAT,
@@ -373,21 +382,19 @@ class Service:
                 batch_size=self.settings.batch_size,
                 keep_warnings=2**62,
             )
-            rows = 0
+            read: list[pa.RecordBatch] = []
             with open(path, "rb") as raw:
                 reader = HashingReader(
                     raw, functools.partial(_report_bytes, progress, path.name, size)
                 )
                 stream = io.BufferedReader(reader, buffer_size=1 << 20)
                 for parsed in read_records(adapter_cls(), stream, context):
-                    batch = matcher.match(parsed, input_no=number)
-                    rows += batch.num_rows
-                    batches.append(batch)
+                    read.append(matcher.match(parsed, input_no=number))
                 sha256 = reader.finish()
             if context.warnings:
-                unreadable = _unreadable_rows(number, context)
-                rows += unreadable.num_rows
-                batches.append(unreadable)
+                read = _apply_warnings(read, number, context)
+            rows = sum(b.num_rows for b in read)
+            batches.extend(read)
             inputs.append(
                 RunInput(name=path.name, sha256=sha256, format=adapter_cls.NAME, rows=rows)
             )
@@ -485,20 +492,53 @@ def _report_bytes(progress: Progress, name: str, total: int, done: int) -> None:
     progress.bytes_read(name, done, total)
 
 
-def _unreadable_rows(input_no: int, context: ReadContext) -> pa.RecordBatch:
+def _apply_warnings(
+    batches: list[pa.RecordBatch], input_no: int, context: ReadContext
+) -> list[pa.RecordBatch]:
+    """Give every warning of one manifest its place, so that each row has one verdict.
+
+    A warning about a record the adapter skipped becomes an ``invalid`` row of its own; a
+    warning about a record the adapter repaired and yielded (an unreadable size, say) is
+    added to that row's reason, and its verdict stands.
+    """
+    table = pa.Table.from_batches(batches, schema=VERDICT_SCHEMA)
+    lines = table.column("line").to_numpy()
+    by_line: dict[int, list[str]] = {}
+    skipped: list[RecordWarning] = []
+    yielded = set(lines[np.isin(lines, [w.line for w in context.warnings if w.line])].tolist())
+    for warning in context.warnings:
+        if warning.line is not None and warning.line in yielded:
+            by_line.setdefault(warning.line, []).append(warning.reason)
+        else:
+            skipped.append(warning)
+    if by_line:
+        reasons = table.column("reason").to_pylist()
+        for row in np.flatnonzero(np.isin(lines, list(by_line))).tolist():
+            notes = "; ".join(by_line[int(lines[row])])
+            reasons[row] = f"{reasons[row]}; {notes}" if reasons[row] else notes
+        table = table.set_column(
+            table.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string())
+        )
+    out: list[pa.RecordBatch] = table.to_batches()
+    if skipped:
+        out.append(_unreadable_rows(input_no, skipped))
+    return out
+
+
+def _unreadable_rows(input_no: int, warnings: list[RecordWarning]) -> pa.RecordBatch:
     """``invalid`` rows for the records an adapter could not read (it warned instead)."""
-    n = len(context.warnings)
+    n = len(warnings)
     return pa.RecordBatch.from_arrays(
         [
             pa.array([input_no] * n, pa.int32()),
-            pa.array([w.line or 0 for w in context.warnings], pa.int64()),
+            pa.array([w.line or 0 for w in warnings], pa.int64()),
             pa.nulls(n, pa.string()),
             pa.nulls(n, pa.int64()),
             pa.nulls(n, pa.string()),
             pa.nulls(n, pa.string()),
             pa.nulls(n, pa.string()),
             pa.array([Verdict.INVALID.value] * n, pa.string()),
-            pa.array([w.reason for w in context.warnings], pa.string()),
+            pa.array([w.reason for w in warnings], pa.string()),
             pa.nulls(n, pa.string()),
         ],
         schema=VERDICT_SCHEMA,

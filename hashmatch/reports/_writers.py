@@ -61,7 +61,8 @@ def write_csv(handle: TextIO, header: ReportHeader, table: pa.Table) -> None:
     """Run metadata as ``#`` lines, then one CSV row per file.
 
     Spreadsheet tools show the ``#`` lines as text; ``pandas.read_csv(comment="#")`` and
-    similar readers skip them.
+    similar readers skip them. A text cell that starts like a formula (``=``, ``+``, ``-``,
+    ``@``) gets a leading ``'``: file names on a seized device are chosen by its owner.
     """
     head = _HEADER.dump_python(header, mode="json")
     run: dict[str, Any] = head["run"]
@@ -92,7 +93,7 @@ def write_csv(handle: TextIO, header: ReportHeader, table: pa.Table) -> None:
         lines.append(f"# count {verdict}: total {count['total']} unique {count['unique']}")
     lines.append(f"# review_queue: {counts['review_queue']}")
     lines.extend(f"# note: {sentence}" for sentence in header.statement)
-    handle.write("\n".join(line.replace("\n", " ") for line in lines) + "\n")
+    handle.write("\n".join(_one_line(line) for line in lines) + "\n")
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow([*_ROW_FIELDS, "lists", "matches"])
     for batch in table.to_batches(max_chunksize=65_536):
@@ -102,7 +103,23 @@ def write_csv(handle: TextIO, header: ReportHeader, table: pa.Table) -> None:
             raw = values[-1]
             if raw not in summaries:
                 summaries[raw] = _lists_summary(raw)
-            writer.writerow([*values[:-1], summaries[raw], raw or ""])
+            cells = [_defused(v) if isinstance(v, str) else v for v in values[:-1]]
+            writer.writerow([*cells, summaries[raw], raw or ""])
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defused(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula: paths come from seized devices.
+
+    A leading ``'`` is how spreadsheets mark text; the JSON report keeps the value as found.
+    """
+    return f"'{cell}" if cell.startswith(_FORMULA_START) else cell
 
 
 REPORT_FORMATS: dict[str, Callable[[TextIO, ReportHeader, pa.Table], None]] = {

@@ -77,8 +77,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     StoreError if the database cannot be reached, or is at a revision this code does not
     know (written by a newer hashmatch).
     """
-    if revision == "head" and is_at_head(engine):
-        return
+    if revision == "head":
+        try:
+            if _at_head(engine):
+                return
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"migrate the catalog to {revision} failed: {driver_reason(exc)}"
+            ) from exc
     from alembic import command  # noqa: PLC0415
 
     config = alembic_config()
@@ -108,10 +114,14 @@ def current_revision(engine: Engine) -> str | None:
 def is_at_head(engine: Engine) -> bool:
     """Whether the database is at :data:`HEAD`, read with plain SQL (no Alembic import)."""
     try:
-        with engine.connect() as connection:
-            if not inspect(connection).has_table("alembic_version"):
-                return False
-            rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+        return _at_head(engine)
     except SQLAlchemyError as exc:
         raise StoreError(f"read the catalog's revision failed: {driver_reason(exc)}") from exc
+
+
+def _at_head(engine: Engine) -> bool:
+    with engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     return [row[0] for row in rows] == [HEAD]

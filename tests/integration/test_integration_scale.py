@@ -44,7 +44,10 @@ def test_million_line_manifest_against_ten_million_entries(tmp_path: Path) -> No
     known_at = rng.choice(MANIFEST_ROWS, KNOWN_ROWS, replace=False)
     rows[known_at] = keys[rng.choice(LIST_ENTRIES, KNOWN_ROWS, replace=False)]
     digests = hex_lines(rows)
-    empty_at, invalid_at = set(range(7, MANIFEST_ROWS, 100_003)), set(range(11, MANIFEST_ROWS, 99_991))
+    empty_at, invalid_at = (
+        set(range(7, MANIFEST_ROWS, 100_003)),
+        set(range(11, MANIFEST_ROWS, 99_991)),
+    )
     known_set = set(known_at.tolist())
     empty_at -= known_set
     invalid_at -= known_set | empty_at
@@ -55,9 +58,7 @@ def test_million_line_manifest_against_ten_million_entries(tmp_path: Path) -> No
     manifest = tmp_path / "device.hashdeep"
     with open(manifest, "wb") as handle:
         handle.write(b"%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n## $ hashdeep -c md5 -r ev\n")
-        handle.write(
-            b"".join(b"21,%s,ev/f%07d.bin\n" % (d, i) for i, d in enumerate(digests))
-        )
+        handle.write(b"".join(b"21,%s,ev/f%07d.bin\n" % (d, i) for i, d in enumerate(digests)))
 
     with Service(Settings(home=tmp_path / "home", operator="scale")) as service:
         service.add_list("big", Purpose.CONCERN)
