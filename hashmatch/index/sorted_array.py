@@ -60,8 +60,8 @@ from hashmatch.index._base import (
 __all__ = ["SortedArrayIndex", "SortedKeys", "build_sorted_keys"]
 
 _ALL_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
-_CHUNK = 16_384
-"""Queries per chunk: small enough that a chunk's buckets stay in the L2 cache."""
+_CHUNK = 8_192
+"""Queries per chunk: small enough that a chunk's buckets and buffers stay in the L2 cache."""
 _PARALLEL_MIN = 131_072
 """Below this many queries one thread is faster than handing work out."""
 _TOMBSTONE = np.uint32(0xFFFF_FFFF)
@@ -183,21 +183,19 @@ class SortedKeys:
         base = np.empty(len(qh), dtype=np.intp)
         bucket = np.right_shift(qh, np.uint64(64 - self.bits))
         self.directory.take(bucket.view(np.intp), out=base)
-        big = np.flatnonzero(base >= _BIG)
+        big = np.flatnonzero(base >= _BIG) if base.max() >= _BIG else base[:0]
         if big.size:
             base[big] -= _BIG
         seen = np.empty_like(qh)
-        step = np.empty_like(base)
         less = np.empty(len(qh), dtype=bool)
         half = self.window >> 1
         while half:
             # padded[base + half] is hi[base + half - 1]: when it is below the query the
             # lower bound lies past it, so step over. Taking from a shifted view saves an
-            # addition, and a multiply-add beats a masked copy.
+            # addition, and a masked add beats a masked copy.
             padded[half:].take(base, out=seen)
             np.less(seen, qh, out=less)
-            np.multiply(less, half, out=step)
-            base += step
+            np.add(base, half, out=base, where=less)
             half >>= 1
         for row in big.tolist():
             # A bucket larger than the window: search all of it.
