@@ -341,27 +341,32 @@ def build_sorted_keys(
             np.empty((0, matrix.shape[1] - 8), np.uint8),
             np.empty(0, np.uint32),
         )
-    hi, rest = split_keys(matrix)
-    ids = np.asarray(set_ids, dtype=np.int64)
+    # Memory matters at hundreds of millions of keys: no copy is made that is not needed,
+    # and each temporary goes as soon as it has served.
+    hi = leading_words(matrix)
     order = np.argsort(hi)
     hi = hi[order]
-    rest = rest.take(order, axis=0)
-    ids = ids[order]
+    rest = matrix[:, 8:].take(order, axis=0)
+    ids = np.asarray(set_ids, dtype=np.uint32)[order]
     del order
+    tie = np.flatnonzero(hi[1:] == hi[:-1])
+    if tie.size == 0:
+        return SortedKeys.from_sorted(hi, rest, ids)  # every digest once: the common case
     # Keys whose leading word repeats: order them fully by (rest, set id), so that equal
     # digests and equal (digest, set) pairs sit next to each other.
-    tie = np.flatnonzero(hi[1:] == hi[:-1])
+    wide = ids.astype(np.int64)
+    del ids
     if tie.size:
         members = np.unique(np.concatenate([tie, tie + 1]))
         runs = np.cumsum(
             np.r_[True, hi[members][1:] != hi[members][:-1]] | np.r_[True, np.diff(members) != 1]
         )
-        columns = [ids[members]]
+        columns = [wide[members]]
         columns += [rest[members, j] for j in range(rest.shape[1] - 1, -1, -1)]
         columns.append(runs)
         local = np.lexsort(columns)
         rest[members] = rest[members[local]]
-        ids[members] = ids[members[local]]
+        wide[members] = wide[members[local]]
     new_key = np.ones(n, dtype=bool)
     new_key[1:] = hi[1:] != hi[:-1]
     if tie.size:
@@ -370,9 +375,9 @@ def build_sorted_keys(
     key_of = np.cumsum(new_key) - 1
     # Drop repeated (digest, set) pairs, then find digests left with several sets.
     keep = new_key.copy()
-    keep[1:] |= ids[1:] != ids[:-1]
+    keep[1:] |= wide[1:] != wide[:-1]
     pair_key = key_of[keep]
-    pair_ids = ids[keep]
+    pair_ids = wide[keep]
     per_key = np.bincount(pair_key, minlength=len(starts))
     values = pair_ids[np.r_[0, np.cumsum(per_key)[:-1]]].astype(np.int64)
     multi = np.flatnonzero(per_key > 1)
@@ -461,17 +466,24 @@ class SortedArrayIndex(HashIndex):
         *,
         threads: int = 1,
     ) -> SortedArrayIndex:
-        """Build from (digests, label-set ids) parts per algorithm ; :func:`build_sorted_keys`."""
+        """Build from (digests, label-set ids) parts per algorithm; see :func:`build_sorted_keys`.
+
+        Parts given as lists are emptied as they are used, so that a build of hundreds of
+        millions of keys does not hold them and their concatenation at once.
+        """
         tables: dict[Algorithm, SortedKeys] = {}
         for algorithm in Algorithm:
-            chunks = list(parts.get(algorithm, ()))
+            chunks = parts.get(algorithm, [])
             if chunks:
                 matrix = np.concatenate([as_digest_matrix(m, algorithm) for m, _ in chunks])
-                ids = np.concatenate([np.asarray(i, dtype=np.int64) for _, i in chunks])
+                ids = np.concatenate([np.asarray(i, dtype=np.uint32) for _, i in chunks])
             else:
                 matrix = np.empty((0, algorithm.width), dtype=np.uint8)
-                ids = np.empty(0, dtype=np.int64)
+                ids = np.empty(0, dtype=np.uint32)
+            if isinstance(chunks, list):
+                chunks.clear()
             tables[algorithm] = build_sorted_keys(matrix, ids, sets)
+            del matrix, ids
         return cls(tables, sets, threads=threads)
 
     # -- lookups ----------------------------------------------------------------------
