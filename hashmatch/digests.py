@@ -214,30 +214,31 @@ def parse_digest_column(column: pa.Array | pa.ChunkedArray, algorithm: Algorithm
     if column.type != pa.string():
         column = column.cast(pa.string())
     trimmed = pc.utf8_trim_whitespace(column)
-    present = pc.fill_null(pc.greater(pc.utf8_length(trimmed), 0), False)
-    fast = pc.fill_null(
-        pc.and_(
-            pc.equal(pc.utf8_length(trimmed), algorithm.hex_length),
-            pc.match_substring_regex(trimmed, r"^[0-9A-Fa-f]+$"),
-        ),
-        False,
-    )
-    fast_np = fast.to_numpy(zero_copy_only=False)
+    # Byte lengths: a value of exactly 2 * width bytes is a candidate for the fast path,
+    # which decodes every candidate at once through the nibble table; a candidate with
+    # any byte that is not a hex digit (non-ASCII included) goes to the exact slow path.
+    lengths = pc.fill_null(pc.binary_length(trimmed), 0).to_numpy(zero_copy_only=False)
+    present = lengths > 0
+    candidates = np.flatnonzero(lengths == algorithm.hex_length)
+    fast_np = np.zeros(n, dtype=bool)
     out = np.zeros((n, width), dtype=np.uint8)
-    valid = fast_np.copy()
-    if fast_np.any():
-        chosen = trimmed.filter(fast)
-        chosen = pa.array(chosen.to_pylist(), pa.string()) if chosen.offset else chosen
+    if candidates.size:
+        chosen = trimmed.take(pa.array(candidates))
         offsets = np.frombuffer(chosen.buffers()[1], dtype=np.int32)
-        start = int(offsets[0])
+        start = int(offsets[chosen.offset])
         count = len(chosen)
         text = np.frombuffer(chosen.buffers()[2], dtype=np.uint8)[
             start : start + count * algorithm.hex_length
         ]
         nibbles = _NIBBLE[text].reshape(count, width, 2)
-        out[fast_np] = (nibbles[:, :, 0] << 4) | nibbles[:, :, 1]
+        hex_ok = (nibbles != 255).all(axis=(1, 2))
+        rows = candidates[hex_ok]
+        fast_np[rows] = True
+        good = nibbles[hex_ok]
+        out[rows] = (good[:, :, 0] << 4) | good[:, :, 1]
+    valid = fast_np.copy()
     errors: dict[int, str] = {}
-    slow = np.flatnonzero(present.to_numpy(zero_copy_only=False) & ~fast_np)
+    slow = np.flatnonzero(present & ~fast_np)
     if slow.size:
         texts = trimmed.take(pa.array(slow)).to_pylist()
         for row, text in zip(slow.tolist(), texts, strict=True):

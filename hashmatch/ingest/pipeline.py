@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from hashmatch.adapter import HEAD_BYTES, FormatAdapter, ReadContext, Role
-from hashmatch.digests import Algorithm
+from hashmatch.digests import Algorithm, digest_matrix
 from hashmatch.errors import HashmatchError, IngestError, InputError
+from hashmatch.index.sorted_array import leading_words
 from hashmatch.ingest.parse import ParsedBatch, parse_batch
 from hashmatch.model import IngestCounts, RecordWarning
 from hashmatch.records import ENTRY_SCHEMA
@@ -243,9 +245,9 @@ def _final_counts(path: Path, tally: _Tally) -> IngestCounts:
     for algorithm in Algorithm:
         column = entries.read(columns=[algorithm.value]).column(0)
         present = len(column) - column.null_count
-        unique = pc.count_distinct(column, mode="only_valid").as_py() if present else 0
-        distinct[algorithm] = int(unique)
-        duplicates += present - int(unique)
+        unique = _count_distinct(digest_matrix(column)) if present else 0
+        distinct[algorithm] = unique
+        duplicates += present - unique
     return IngestCounts(
         rows=tally.rows,
         entries=tally.entries,
@@ -256,6 +258,19 @@ def _final_counts(path: Path, tally: _Tally) -> IngestCounts:
         empty_file=tally.empty_file,
         duplicates=duplicates,
     )
+
+
+def _count_distinct(matrix: npt.NDArray[np.uint8]) -> int:
+    """Distinct digests: sort the leading 8 bytes, then settle the rare ties exactly."""
+    words = np.sort(leading_words(matrix))
+    tied = words[1:] == words[:-1]
+    distinct = len(words) - int(tied.sum())
+    if tied.any():
+        shared = np.unique(words[1:][tied])
+        rows = matrix[np.isin(leading_words(matrix), shared)]
+        # Digests with a shared leading word: counted once above, counted exactly here.
+        distinct += len({row.tobytes() for row in rows}) - len(shared)
+    return distinct
 
 
 def _fsync(path: Path) -> None:
