@@ -15,28 +15,39 @@ Line forms (FORMATS.md §5.3), one record per line:
 
 Comment lines (``#``) and blank lines are skipped. The algorithm comes from the BSD tag,
 or else from the length of the value (32 md5, 40 sha1, 64 sha256).
+
+:meth:`Md5sumAdapter.read` works a chunk of lines at a time: lines of the usual forms
+(a hex digest, then ``"  "``, ``" *"`` or ``" "`` and a name starting with a printable ASCII
+character, or the digest alone) are found, cut and placed by vectorised Arrow compute;
+every other line goes one by one through :func:`_parse_record`, the rule that
+:meth:`Md5sumAdapter.read_by_line`, the line-at-a-time reference reader, applies to
+every line. Both give the same batches and the same warnings.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from hashmatch.adapter import FormatAdapter, ReadContext
 from hashmatch.errors import UnsupportedFormat
 from hashmatch.records import make_batch
-from hashmatch.textio import iter_lines
+from hashmatch.textio import iter_line_batches, iter_lines
 
 from ._common import (
-    DIGEST_COLUMNS,
+    BatchAssembler,
+    TextColumn,
     algorithm_column,
+    choose,
     column_for_digest,
     describe_bad_digest,
+    digest_columns,
     head_lines,
     is_hex_digest,
 )
@@ -52,11 +63,29 @@ _MARKS = frozenset({" ", "*"})
 _SLOW_STARTS = frozenset({"\\", "*"})
 """First characters that need _parse_line: an escaped name, an md5deep -I placeholder."""
 
+_Cut = Callable[[int], pa.BinaryArray]
+"""Cuts every line of a chunk at one byte position (see :meth:`TextColumn.cut`)."""
+
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _UNESCAPED = {"\\": "\\", "n": "\n", "r": "\r"}
 
 _Parsed = tuple[int, str, str | None, bool]
 """(digest column, digest text, name, whether the line was a BSD tag line)."""
+_Record = tuple[int, str, str | None]
+"""(digest column, digest text, name) of one record."""
+
+_FAST = (
+    r"^(?:[0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})"
+    r"(?:$| [!-)+-~]|  [!-~]| \*[!-~])"
+)
+"""The lines the vectorised path reads: a hex digest alone, or followed by one space, two
+spaces or a space and ``*``, then a name that starts with printable ASCII other than a
+space (so it is neither empty nor all whitespace, and the cut before it is at an ASCII
+byte). :func:`_parse_record` gives exactly what the vectorised path gives for these.
+Deciding takes at most :data:`_FAST_WITHIN` bytes of a line, and no ``$`` can match where
+those bytes are cut short of the line's end: 67 bytes is no digest length."""
+_FAST_WITHIN = 67
+_SPACE, _STAR = ord(" "), ord("*")
 
 
 def _unescape(name: str) -> str:
@@ -162,70 +191,161 @@ class Md5sumAdapter(FormatAdapter):
         A first line that is no md5sum line raises :class:`UnsupportedFormat`; a later one
         is a warning, and the line is skipped.
         """
-        lines: list[int] = []
+        assembler = BatchAssembler(context)
+        seen_record = False
+        for first, lines in iter_line_batches(stream, batch_size=context.batch_size):
+            records, warnings, seen_record = _read_chunk(first, lines, seen_record, context)
+            yield from assembler.add(records, warnings)
+        yield from assembler.finish()
+
+    def read_by_line(self, stream: BinaryIO, context: ReadContext) -> Iterator[pa.RecordBatch]:
+        """What :meth:`read` yields, found one line at a time: its reference twin.
+
+        Slower, and plain enough to check by eye; the tests hold :meth:`read` to it.
+        """
+        numbers: list[int] = []
         values: list[str | None] = []
         columns: list[int] = []
         paths: list[str | None] = []
-        add_line, add_value, add_column, add_path = (
-            lines.append,
-            values.append,
-            columns.append,
-            paths.append,
-        )
-        by_position = _COLUMN_BY_SPACE
-        batch_size = context.batch_size
         seen_record = False
         for number, line in iter_lines(stream):
-            if not line:
+            parsed = _parse_record(line)
+            if parsed is None:
                 continue
-            first = line[0]
-            if first == "#":
+            if isinstance(parsed, str):
+                if not seen_record:
+                    raise _not_md5sum(parsed, context.source, number)
+                context.warn(number, parsed)
                 continue
-            # Fast path for the usual "HEX  name" / "HEX *name": the first space right after
-            # a digest-length token. Everything else goes through _parse_line.
-            space = line.find(" ")
-            column = by_position.get(space)
-            value = line[:space]
-            if column is not None and first not in _SLOW_STARTS and "\t" not in value:
-                mark = line[space + 1 : space + 2]
-                name: str | None = line[space + 2 :] if mark in _MARKS else line[space + 1 :]
-                if not name or name.isspace():
-                    name = None
-            else:
-                if first in " \t" and line.isspace():
-                    continue
-                parsed = _parse_line(line)
-                if isinstance(parsed, str):
-                    if not seen_record:
-                        raise UnsupportedFormat(
-                            f"not an md5sum line: {parsed}", source=context.source, line=number
-                        )
-                    context.warn(number, parsed)
-                    continue
-                column, value, name, _ = parsed
             seen_record = True
-            add_line(number)
-            add_value(value)
-            add_column(column)
-            add_path(name)
-            if len(lines) >= batch_size:
-                yield _batch(lines, values, columns, paths)
-        if lines:
-            yield _batch(lines, values, columns, paths)
+            column, value, name = parsed
+            numbers.append(number)
+            values.append(value)
+            columns.append(column)
+            paths.append(name)
+            if len(numbers) >= context.batch_size:
+                yield _batch(numbers, values, columns, paths)
+        if numbers:
+            yield _batch(numbers, values, columns, paths)
+
+
+def _not_md5sum(reason: str, source: str, line: int) -> UnsupportedFormat:
+    return UnsupportedFormat(f"not an md5sum line: {reason}", source=source, line=line)
+
+
+def _parse_record(line: str) -> _Record | str | None:
+    """One line: its record, why it is none, or None for a line to skip (comment, blank)."""
+    if not line:
+        return None
+    first = line[0]
+    if first == "#":
+        return None
+    # The usual "HEX  name" / "HEX *name": the first space right after a digest-length
+    # token. Everything else goes through _parse_line.
+    space = line.find(" ")
+    column = _COLUMN_BY_SPACE.get(space)
+    value = line[:space]
+    if column is not None and first not in _SLOW_STARTS and "\t" not in value:
+        mark = line[space + 1 : space + 2]
+        name: str | None = line[space + 2 :] if mark in _MARKS else line[space + 1 :]
+        if not name or name.isspace():
+            name = None
+        return column, value, name
+    if first in " \t" and line.isspace():
+        return None
+    parsed = _parse_line(line)
+    if isinstance(parsed, str):
+        return parsed
+    column, value, name, _ = parsed
+    return column, value, name
 
 
 def _batch(
     lines: list[int], values: list[str | None], columns: list[int], paths: list[str | None]
 ) -> pa.RecordBatch:
     """A record batch from the buffered rows (then emptied): each value goes to its column."""
-    text = pa.array(values, pa.string())
     which = np.array(columns, dtype=np.int8)
-    no_text = pa.scalar(None, pa.string())
-    digests = {
-        name: pc.if_else(pa.array(which == index), text, no_text)
-        for index, name in enumerate(DIGEST_COLUMNS)
-    }
-    batch = make_batch({"line": lines, "path": paths, **digests})
+    batch = make_batch(
+        {"line": lines, "path": paths, **digest_columns(pa.array(values, pa.string()), which)}
+    )
     for buffered in (lines, values, columns, paths):
         buffered.clear()
     return batch
+
+
+def _read_chunk(
+    first: int, lines: list[str], seen_record: bool, context: ReadContext
+) -> tuple[pa.RecordBatch, list[tuple[int, str]], bool]:
+    """The records and warnings of one chunk of lines (numbered from ``first``).
+
+    Also says whether a record has been seen by the end of the chunk: a bad line before
+    the first record means the file is not this format.
+    """
+    text = TextColumn.of(lines)
+    keep = text.matches(_FAST, within=_FAST_WITHIN)
+    # Where the digest ends (the line's end or its first space), and where the name starts.
+    lengths = text.lengths
+    size = np.where(
+        (lengths == 32) | (text.byte_at(32) == _SPACE),
+        32,
+        np.where((lengths == 40) | (text.byte_at(40) == _SPACE), 40, 64),
+    )
+    mark = text.byte_at(size + 1)
+    named = keep & (lengths > size)
+    start = size + 1 + ((mark == _SPACE) | (mark == _STAR))
+    which = ((size > 32).astype(np.int8) + (size > 40)).astype(np.int8)
+    values = _pieces(keep, size, lambda n: text.cut(0, n))
+    names = _pieces(named, start, text.cut)
+    if not named.all():
+        names = choose(named, names)
+    warnings: list[tuple[int, str]] = []
+    slow = np.flatnonzero(~keep)
+    if slow.size:
+        # A bad line is "not this format" only when no record came before it.
+        first_fast = int(np.argmax(keep)) if keep.any() else len(lines)
+        found: list[int] = []
+        found_values: list[str] = []
+        found_names: list[str | None] = []
+        for index in slow.tolist():
+            parsed = _parse_record(lines[index])
+            if parsed is None:
+                continue
+            if isinstance(parsed, str):
+                if not seen_record and index < first_fast:
+                    raise _not_md5sum(parsed, context.source, first + index)
+                warnings.append((first + index, parsed))
+                continue
+            seen_record = True
+            which[index], value, name = parsed
+            found.append(index)
+            found_values.append(value)
+            found_names.append(name)
+        if found:
+            mask = np.zeros(len(lines), dtype=bool)
+            mask[found] = True
+            keep |= mask
+            chosen = pa.array(mask)
+            values = pc.replace_with_mask(values, chosen, pa.array(found_values, pa.binary()))
+            names = pc.replace_with_mask(names, chosen, pa.array(found_names, pa.binary()))
+    if not keep.all():
+        chosen = pa.array(keep)
+        values, names = values.filter(chosen), names.filter(chosen)
+    numbers = np.arange(first, first + len(lines), dtype=np.int64)[keep]
+    records = make_batch(
+        {
+            "line": pa.array(numbers),
+            "path": names.view(pa.string()),
+            **digest_columns(values.view(pa.string()), which[keep]),
+        }
+    )
+    return records, warnings, seen_record or bool(keep.any())
+
+
+def _pieces(rows: npt.NDArray[np.bool_], at: npt.NDArray[np.int64], cut: _Cut) -> pa.Array:
+    """``cut(at)`` of each line in ``rows`` (other lines get anything), with one vectorised
+    cut per distinct value of ``at``: there are a few at most (digest lengths, marks)."""
+    positions = np.flatnonzero(np.bincount(at[rows])).tolist() or [0]
+    pieces = cut(positions[0])
+    for position in positions[1:]:
+        pieces = pc.if_else(pa.array(at == position), cut(position), pieces)
+    return pieces

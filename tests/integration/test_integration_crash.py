@@ -206,3 +206,27 @@ def test_list_of_only_empty_file_digests_is_refused(service, tmp_path) -> None:
     with pytest.raises(Exception, match="no usable digest"):
         service.ingest("l", empty)
     assert service.versions("l") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        (
+            "m.hashdeep",
+            "%%%% HASHDEEP-1.0\n%%%% size,md5,filename\n"
+            f"99999999999999999999999,{md5('synthetic-a')},a\n21,{md5('synthetic-b')},b\n",
+        ),
+        (
+            "m.csv",
+            f"MD5,Size\n{md5('synthetic-a')},99999999999999999999999\n{md5('synthetic-b')},21\n",
+        ),
+    ],
+)
+def test_a_size_too_large_for_int64_is_a_warning_not_a_crash(service, tmp_path, name, text) -> None:
+    service.ingest("l", md5sum_file(tmp_path / "v1.md5sum", ["synthetic-a"]))
+    manifest = tmp_path / name
+    manifest.write_text(text)
+    table = service.check([manifest], case_ref="C").verdicts
+    assert table.column("verdict").to_pylist() == ["known", "unknown"]
+    assert table.column("size").to_pylist() == [None, 21]
+    assert "out of range" in table.column("reason")[0].as_py()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -170,3 +171,107 @@ def test_round_trip(
     assert [(r["line"], r[a.value]) for r, (a, _) in zip(parsed, rows, strict=True)] == [
         (i, digest) for i, (_, digest) in enumerate(rows, start=1)
     ]
+
+
+# --- the chunked reader against its line-at-a-time twin ---------------------------------
+
+Twins = Callable[..., tuple[dict[str, Any], dict[str, Any]]]
+
+ODD_LINES = [
+    "",
+    "   ",
+    "\t",
+    "# a comment",
+    "  # an indented comment",
+    f"  {MD5[0]}",
+    f"{SHA1[0]}\t",
+    f"\u00a0{MD5[1]}",  # Unicode whitespace, which str.strip removes
+    f"{MD5[2]}\u3000",
+    f"{MD5[0][:-1]}",
+    f"{MD5[0]}0",
+    "z" * 32,
+    "R0h7DYuJyYX0r7ebOX0rvcn9EmHityP9MMlENb2a9iw=",
+    f"{MD5[3]}  a.bin",
+    f"{MD5[4][:16]} {MD5[4][16:]}",
+    "caf\u00e9",
+    f"\u00e9{MD5[0][1:]}",
+]
+
+
+PADDING = ["", " ", "  ", "\t", "\u00a0", "\x1c", "\u3000", "#"]
+"""What may come before or after a digest: whitespace by every definition, a comment mark."""
+
+
+def bare_lines() -> st.SearchStrategy[str]:
+    """Lines of a bare list: mostly digests, with every kind of line the fast path leaves
+    to the per-line rule."""
+    digests = algorithm_hex().map(lambda pair: pair[1])
+    return st.one_of(
+        digests,
+        digests,
+        st.tuples(st.sampled_from(PADDING), digests, st.sampled_from(PADDING)).map("".join),
+        st.sampled_from(ODD_LINES),
+        st.text(max_size=70).filter(lambda t: "\n" not in t and "\r" not in t),
+    )
+
+
+@given(
+    lines=st.lists(bare_lines(), max_size=40),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+    final_newline=st.booleans(),
+    strict=st.booleans(),
+    batch_size=st.sampled_from([1, 2, 3, 7, 65_536]),
+    keep_warnings=st.sampled_from([1, 200]),
+)
+@example(
+    lines=[MD5[0], "x", "", MD5[1], "zz", SHA256[0]],
+    newline="\n",
+    encoding="utf-8",
+    final_newline=True,
+    strict=False,
+    batch_size=2,
+    keep_warnings=200,
+)
+@example(
+    lines=["x", MD5[0]],
+    newline="\r\n",
+    encoding="utf-8",
+    final_newline=False,
+    strict=False,
+    batch_size=65_536,
+    keep_warnings=200,
+)
+def test_read_agrees_with_the_line_by_line_reader(
+    twins: Twins,
+    lines: list[str],
+    newline: str,
+    encoding: str,
+    final_newline: bool,
+    strict: bool,
+    batch_size: int,
+    keep_warnings: int,
+) -> None:
+    text = newline.join(lines) + (newline if final_newline else "")
+    data = text.encode(encoding)
+    fast, reference = twins(
+        BareDigestAdapter, data, strict=strict, batch_size=batch_size, keep_warnings=keep_warnings
+    )
+    assert fast == reference
+
+
+@pytest.mark.parametrize("batch_size", [3, 64, 1000, 65_536])
+def test_read_agrees_with_the_line_by_line_reader_on_a_long_mixture(
+    twins: Twins, batch_size: int
+) -> None:
+    rng = random.Random(batch_size)
+    lines = [
+        rng.choice(ODD_LINES) if rng.random() < 0.1 else rng.choice(MD5 + SHA1 + SHA256)
+        for _ in range(3000)
+    ]
+    lines[0] = MD5[0]  # a good first line, so that the whole file is read
+    data = ("\n".join(lines) + "\n").encode() + b"caf\xe9\n" + MD5[1].encode()
+    fast, reference = twins(BareDigestAdapter, data, batch_size=batch_size)
+    assert fast == reference
+    assert reference["warning_count"] > 0
+    assert sum(rows for rows, _, _ in reference["batches"]) > 2000

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import codecs
 
+import pyarrow as pa
 import pytest
 from hashmatch_adapters._common import (
+    BatchAssembler,
     BatchBuffer,
+    LineCursor,
+    TextColumn,
     algorithm_column,
     column_for_digest,
     describe_bad_digest,
@@ -17,8 +21,10 @@ from hashmatch_adapters._common import (
 from hypothesis import given
 from strategies import algorithm_hex, file_sizes
 
+from hashmatch.adapter import ReadContext
 from hashmatch.digests import Algorithm
-from hashmatch.records import RECORD_SCHEMA
+from hashmatch.errors import RecordError
+from hashmatch.records import RECORD_SCHEMA, make_batch
 
 
 @pytest.mark.parametrize(
@@ -139,3 +145,48 @@ def test_batch_buffer_flushes_and_empties_in_place() -> None:
             "labels": None,
         }
     ]
+
+
+def _records(*lines: int) -> pa.RecordBatch:
+    return make_batch({"line": list(lines)})
+
+
+def test_batch_assembler_warns_where_a_line_by_line_reader_would() -> None:
+    context = ReadContext(source="s", batch_size=2)
+    assembler = BatchAssembler(context)
+    seen: list[tuple[list[int], int]] = []
+    for records, warnings in [
+        (_records(1, 2, 4), [(3, "three")]),
+        (_records(5, 7, 8), [(6, "six"), (9, "nine")]),
+    ]:
+        for batch in assembler.add(records, warnings):
+            seen.append((batch.column("line").to_pylist(), context.warning_count))
+    seen.extend(
+        (batch.column("line").to_pylist(), context.warning_count) for batch in assembler.finish()
+    )
+    # Lines 1 and 2 fill a batch before line 3 is reached; line 4 waits for line 5.
+    assert seen == [([1, 2], 0), ([4, 5], 1), ([7, 8], 2)]
+    assert [w.line for w in context.warnings] == [3, 6, 9]
+
+
+def test_batch_assembler_under_strict_yields_the_batches_before_the_bad_line() -> None:
+    context = ReadContext(source="s", strict=True, batch_size=2)
+    batches = BatchAssembler(context).add(_records(1, 2, 3, 5, 6), [(4, "bad")])
+    assert next(batches).column("line").to_pylist() == [1, 2]
+    with pytest.raises(RecordError, match=r"^s:4: bad$"):
+        next(batches)
+
+
+def test_line_cursor_reads_lines_then_the_rest_of_the_chunks() -> None:
+    cursor = LineCursor(iter([(1, ["a", "b", "c"]), (4, ["d"])]))
+    assert next(cursor) == (1, "a")
+    assert list(cursor.rest()) == [(2, ["b", "c"]), (4, ["d"])]
+    assert list(cursor) == []
+
+
+def test_text_column_bytes_and_cuts() -> None:
+    text = TextColumn.of(["abc", "", "\u00e9x"])
+    assert text.byte_at(0).tolist() == [ord("a"), 0, 0xC3]
+    assert text.byte_at(2).tolist() == [ord("c"), 0, ord("x")]
+    assert text.cut(1).to_pylist() == [b"bc", b"", b"\xa9x"]
+    assert text.slice(2, 3).matches(r"x$", within=3).tolist() == [True]

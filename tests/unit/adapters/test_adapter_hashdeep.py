@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -246,3 +247,105 @@ def test_round_trip(
         (r["line"], r["size"], {a: r[a.value] for a in Algorithm if r[a.value]}, r["path"])
         for r in parsed
     ] == [(i, size, values, name) for i, (size, values, name) in enumerate(rows, start=5)]
+
+
+# --- the chunked reader against its line-at-a-time twin ---------------------------------
+
+Twins = Callable[..., tuple[dict[str, Any], dict[str, Any]]]
+
+LAYOUTS = ["size,md5,sha256,filename", "md5,filename", "size,sha1,tiger,md5,filename"]
+ODD_LINES = [
+    "",
+    "   ",
+    "# a comment",
+    "## Invoked from: /x",
+    "##",
+    "%oops",
+    "%%%% HASHDEEP-1.0",
+    "%%%% size,md5",  # no filename: a warning, and the columns stay
+    *(f"%%%% {columns}" for columns in LAYOUTS),  # a second header block
+    f"21,{MD5[0]}",
+    "no commas at all",
+    "\u00e9,\u00e9,\u00e9,\u00e9,\u00e9",
+]
+SIZES = ["0", "21", "007", "123456789012345678", "1000000000000000000", ""]
+ODD_SIZES = [" 21", "21 ", "+2", "-5", "1_000", "x", "\u0663", "1.0", "0x10"]
+
+
+@st.composite
+def hashdeep_lines(draw: st.DrawFn) -> str:
+    """Lines of a hashdeep manifest of any of :data:`LAYOUTS` (3 to 5 fields, whichever is
+    in force): mostly data lines, with every kind the fast path leaves to the per-line rule."""
+    kind = draw(st.integers(0, 9))
+    if kind == 9:
+        return draw(
+            st.sampled_from(ODD_LINES)
+            | st.text(max_size=60).filter(lambda t: "\n" not in t and "\r" not in t)
+        )
+    size = draw(st.sampled_from(SIZES + ODD_SIZES if kind == 8 else SIZES[:-1]))
+    digests = [draw(hex_digests()) for _ in range(draw(st.integers(1, 3)))]
+    return ",".join([size, *digests, draw(file_names())])
+
+
+@given(
+    layout=st.sampled_from(LAYOUTS),
+    lines=st.lists(hashdeep_lines(), max_size=40),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+    final_newline=st.booleans(),
+    strict=st.booleans(),
+    batch_size=st.sampled_from([1, 2, 3, 7, 65_536]),
+    keep_warnings=st.sampled_from([1, 200]),
+)
+@example(
+    layout=LAYOUTS[0],
+    lines=[f"21,{MD5[0]},{SHA256[0]},a", "%%%% md5,filename", f"{MD5[1]},b,c", "x,y"],
+    newline="\n",
+    encoding="utf-8",
+    final_newline=True,
+    strict=False,
+    batch_size=2,
+    keep_warnings=200,
+)
+def test_read_agrees_with_the_line_by_line_reader(
+    twins: Twins,
+    layout: str,
+    lines: list[str],
+    newline: str,
+    encoding: str,
+    final_newline: bool,
+    strict: bool,
+    batch_size: int,
+    keep_warnings: int,
+) -> None:
+    text = newline.join(["%%%% HASHDEEP-1.0", f"%%%% {layout}", *lines])
+    data = (text + (newline if final_newline else "")).encode(encoding)
+    fast, reference = twins(
+        HashdeepAdapter, data, strict=strict, batch_size=batch_size, keep_warnings=keep_warnings
+    )
+    assert fast == reference
+
+
+@pytest.mark.parametrize("batch_size", [3, 64, 1000, 65_536])
+def test_read_agrees_with_the_line_by_line_reader_on_a_long_mixture(
+    twins: Twins, batch_size: int
+) -> None:
+    rng = random.Random(batch_size)
+    lines = [
+        rng.choice(ODD_LINES)
+        if rng.random() < 0.05
+        else ",".join(
+            [
+                rng.choice(SIZES + ODD_SIZES) if rng.random() < 0.1 else str(n),
+                rng.choice(MD5),
+                rng.choice(SHA256),
+                f"synthetic/file-{n:06d}.bin",
+            ]
+        )
+        for n in range(3000)
+    ]
+    data = (HEADER + "\n".join(lines) + "\n").encode() + b"21,caf\xe9,x,y\n"
+    fast, reference = twins(HashdeepAdapter, data, batch_size=batch_size)
+    assert fast == reference
+    assert reference["warning_count"] > 0
+    assert sum(rows for rows, _, _ in reference["batches"]) > 1000

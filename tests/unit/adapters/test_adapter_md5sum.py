@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import codecs
 import hashlib
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -352,3 +353,111 @@ def test_round_trip(
         }
         for r in parsed
     ] == expected
+
+
+# --- the chunked reader against its line-at-a-time twin ---------------------------------
+
+Twins = Callable[..., tuple[dict[str, Any], dict[str, Any]]]
+
+ODD_LINES = [
+    "",
+    "   ",
+    "\t",
+    "# a comment",
+    "#" + MD5[0] + "  commented.bin",
+    f"MD5 (tagged.bin) = {MD5[0]}",
+    f"\\SHA256 (new\\nline) = {SHA256[0]}",
+    f"SHA512 (x) = {MD5[0]}",
+    "MD5 (no closing paren = abc",
+    f"{'*' * 32}  big.bin",
+    f"\\{MD5[1]}  back\\\\slash",
+    f"{MD5[2]}\tname with space.bin",
+    "hello world",
+    "caf\u00e9  x",
+]
+SEPARATORS = ["", " ", "  ", " *", "  *", "   ", "\t", " \t"]
+"""What may come between a digest and its name: every line form, and near misses."""
+
+
+@st.composite
+def md5sum_lines(draw: st.DrawFn) -> str:
+    """Lines of an md5sum file: mostly the usual forms, with every kind of line the fast
+    path leaves to the per-line rule."""
+    kind = draw(st.integers(0, 9))
+    if kind == 9:
+        return draw(
+            st.sampled_from(ODD_LINES)
+            | st.text(max_size=80).filter(lambda t: "\n" not in t and "\r" not in t)
+        )
+    digest = draw(hex_digests())
+    if kind == 8:
+        digest = draw(st.sampled_from([digest[:-1], digest + "a", "z" * 32, "\\" + digest]))
+    name = draw(
+        st.sampled_from(["", " ", "*", "\u00a0x", "\u00e9t\u00e9.bin", " lead", "x\u3000"])
+        | file_names()
+    )
+    return digest + draw(st.sampled_from(SEPARATORS)) + name
+
+
+@given(
+    lines=st.lists(md5sum_lines(), max_size=40),
+    newline=st.sampled_from(["\n", "\r\n"]),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16"]),
+    final_newline=st.booleans(),
+    strict=st.booleans(),
+    batch_size=st.sampled_from([1, 2, 3, 7, 65_536]),
+    keep_warnings=st.sampled_from([1, 200]),
+)
+@example(
+    lines=[f"{MD5[0]}  a", "x", "", f"{SHA1[0]} *b", "zz", SHA256[0], f"{MD5[1]} c d"],
+    newline="\n",
+    encoding="utf-8",
+    final_newline=True,
+    strict=False,
+    batch_size=2,
+    keep_warnings=200,
+)
+@example(
+    lines=["x", f"{MD5[0]}  a"],
+    newline="\r\n",
+    encoding="utf-8",
+    final_newline=False,
+    strict=False,
+    batch_size=65_536,
+    keep_warnings=200,
+)
+def test_read_agrees_with_the_line_by_line_reader(
+    twins: Twins,
+    lines: list[str],
+    newline: str,
+    encoding: str,
+    final_newline: bool,
+    strict: bool,
+    batch_size: int,
+    keep_warnings: int,
+) -> None:
+    data = (newline.join(lines) + (newline if final_newline else "")).encode(encoding)
+    fast, reference = twins(
+        Md5sumAdapter, data, strict=strict, batch_size=batch_size, keep_warnings=keep_warnings
+    )
+    assert fast == reference
+
+
+@pytest.mark.parametrize("batch_size", [3, 64, 1000, 65_536])
+def test_read_agrees_with_the_line_by_line_reader_on_a_long_mixture(
+    twins: Twins, batch_size: int
+) -> None:
+    rng = random.Random(batch_size)
+    digests = MD5 + SHA1 + SHA256
+    lines = [
+        rng.choice(ODD_LINES)
+        if rng.random() < 0.1
+        else rng.choice(digests) + rng.choice(SEPARATORS) + f"synthetic/file-{n:06d}.bin"
+        for n in range(3000)
+    ]
+    lines[0] = f"{MD5[0]}  first.bin"  # a good first line, so that the whole file is read
+    data = ("\n".join(lines) + "\n").encode() + b"caf\xe9  x\n" + MD5[1].encode()
+    fast, reference = twins(Md5sumAdapter, data, batch_size=batch_size)
+    assert fast == reference
+    assert reference["warning_count"] > 0
+    assert sum(rows for rows, _, _ in reference["batches"]) > 2000

@@ -11,7 +11,9 @@ from hashmatch.ingest.pipeline import _count_distinct
 
 @given(
     st.lists(
-        st.tuples(st.sampled_from([bytes(8), b"\xff" * 8, b"\x01" * 8]), st.binary(min_size=8, max_size=8)),
+        st.tuples(
+            st.sampled_from([bytes(8), b"\xff" * 8, b"\x01" * 8]), st.binary(min_size=8, max_size=8)
+        ),
         max_size=40,
     )
 )
