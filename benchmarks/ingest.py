@@ -27,8 +27,6 @@ import argparse
 import gc
 import io
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -39,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
+from _machine import machine
 
 from hashmatch.adapter import ReadContext
 from hashmatch.ingest.pipeline import stage_list_file
@@ -48,28 +46,6 @@ from hashmatch.registry import default_registry
 FORMATS = ("bare", "md5sum", "hashdeep", "csv")
 TARGET_ENTRIES_PER_SECOND = 1_000_000
 """DESIGN.md: ingest of line formats at 1 M entries/s or more."""
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(memory / 2**30, 1),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pyarrow": pa.__version__,
-        "platform": platform.platform(),
-    }
 
 
 def _hex(rng: np.random.Generator, n: int, width: int) -> list[str]:

@@ -19,7 +19,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _machine import machine
 
 from hashmatch.digests import Algorithm
 from hashmatch.index import Snapshot, SnapshotList, SnapshotSource, SnapshotStore
@@ -39,28 +39,6 @@ from hashmatch.model import Purpose
 from hashmatch.records import ENTRY_SCHEMA
 
 WIDTH = Algorithm.MD5.width
-
-
-def machine() -> dict[str, Any]:
-    """What the figures were measured on."""
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(memory / 2**30, 1),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pyarrow": pa.__version__,
-        "platform": platform.platform(),
-    }
 
 
 def rss_bytes() -> int:
