@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -164,7 +165,7 @@ def handled(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except HashmatchError as exc:
-            err.print(f"[bold red]error:[/] {exc.render()}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(exc.render())}", highlight=False)
             raise typer.Exit(exit_code_for(exc)) from None
         except KeyboardInterrupt:
             err.print("interrupted: nothing half-done was committed")
@@ -297,7 +298,7 @@ def _print_version(version: ListVersionInfo) -> None:
     c = version.counts
     out.print(
         f"[bold]{version.list_name}[/] version {version.number} now serving: "
-        f"{c.entries} entries from {c.rows} records of {version.source_name} "
+        f"{c.entries} entries from {c.rows} records of {escape(version.source_name)} "
         f"({version.adapter})"
     )
     out.print(
@@ -309,7 +310,7 @@ def _print_version(version: ListVersionInfo) -> None:
     if version.warning_count:
         err.print(f"[yellow]{version.warning_count} warnings[/], the first ones:")
         for warning in version.warnings[:10]:
-            err.print(f"  {warning.render()}", highlight=False)
+            err.print(f"  {escape(warning.render())}", highlight=False)
 
 
 @app.command()
@@ -354,7 +355,7 @@ def _print_check(result: CheckResult) -> None:
         out.print(f"  on list {name}: {count.total} files ({count.unique} unique)")
     out.print(f"review queue (unknown): [bold]{counts.review_queue}[/] files")
     if result.report_path is not None:
-        out.print(f"report: {result.report_path}")
+        out.print(f"report: {escape(str(result.report_path))}", highlight=False)
     out.print(
         "[dim]A match means the digest equals one a named source graded; "
         "'unknown' does not mean clean.[/]"
@@ -441,7 +442,7 @@ def snapshot_info() -> None:
     for item in snapshot.lists:
         out.print(
             f"  {item.name} v{item.version} ({item.purpose.value}): {item.entries} entries, "
-            f"source {item.source_name} sha256 {item.source_sha256[:16]}..."
+            f"source {escape(item.source_name)} sha256 {item.source_sha256[:16]}..."
         )
 
 
@@ -483,7 +484,7 @@ def demo(
 
     files_made = write_demo_files(directory, entries=entries, files=files)
     settings = _settings(directory / "home")
-    out.print(f"demo data directory: {settings.home}")
+    out.print(f"demo data directory: {escape(str(settings.home))}", highlight=False)
     with _service(settings) as service, _progress() as progress:
         existing = {info.name for info in service.lists()}
         for name, purpose in (("demo-concern", Purpose.CONCERN), ("demo-benign", Purpose.BENIGN)):
@@ -494,12 +495,14 @@ def demo(
             ("demo-concern", files_made.concern_list),
             ("demo-benign", files_made.benign_list),
         ):
-            out.print(f"$ hashmatch ingest {name} {path}")
+            out.print(f"$ hashmatch ingest {name} {escape(str(path))}", highlight=False)
             _print_version(service.ingest(name, path, progress=progress))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         for report in (directory / "report.json", directory / "report.csv"):
             out.print(
-                f"$ hashmatch check {files_made.manifest} --case DEMO-{stamp} --report {report}"
+                f"$ hashmatch check {escape(str(files_made.manifest))} --case DEMO-{stamp} "
+                f"--report {escape(str(report))}",
+                highlight=False,
             )
             result = service.check(
                 [files_made.manifest], case_ref=f"DEMO-{stamp}", report=report, progress=progress

@@ -217,3 +217,12 @@ def test_console_script_and_module_run(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("hashmatch ")
+
+
+def test_names_with_brackets_are_printed_as_they_are(run, tmp_path: Path) -> None:
+    run("lists", "add", "l", "--purpose", "concern")
+    odd = tmp_path / "[root] list [bold].md5sum"
+    odd.write_text(f"{md5('synthetic-fixture-001')}  a\nnot-hex  b\n")
+    out = run("ingest", "l", str(odd))
+    assert "[root] list [bold].md5sum" in out
+    assert "[root] list [bold].md5sum:2:" in out
