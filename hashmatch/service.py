@@ -72,7 +72,13 @@ from hashmatch.reports import (
 )
 from hashmatch.store import Catalog, VerdictRecord, open_catalog
 
-__all__ = ["CheckResult", "Progress", "Service"]
+__all__ = ["CheckResult", "Progress", "Service", "installed_formats"]
+
+
+def installed_formats(role: Role | None = None) -> list[type[FormatAdapter]]:
+    """The installed format adapters, in detection order; needs no data directory."""
+    return default_registry().adapters(role)
+
 
 _LIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _VERDICT_CHUNK = 100_000
@@ -173,10 +179,6 @@ class Service:
         """Every version of a list, oldest first."""
         self.catalog.get_list(list_name)
         return self.catalog.versions(list_name)
-
-    def formats(self, role: Role | None = None) -> list[type[FormatAdapter]]:
-        """Installed format adapters, in detection order."""
-        return self.registry.adapters(role)
 
     # -- ingest -----------------------------------------------------------------------
 

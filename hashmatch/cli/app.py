@@ -418,8 +418,9 @@ def check(
 @handled
 def formats() -> None:
     """List the formats hashmatch reads, in the order auto-detection tries them."""
-    with _service() as service:
-        adapters = service.formats()
+    from hashmatch.service import installed_formats
+
+    adapters = installed_formats()
     table = Table("format", "reads as", "description")
     for adapter in adapters:
         roles = ", ".join(sorted(r.value for r in adapter.ROLES))

@@ -226,3 +226,10 @@ def test_names_with_brackets_are_printed_as_they_are(run, tmp_path: Path) -> Non
     out = run("ingest", "l", str(odd))
     assert "[root] list [bold].md5sum" in out
     assert "[root] list [bold].md5sum:2:" in out
+
+
+def test_listing_formats_touches_no_data_directory(run, tmp_path: Path) -> None:
+    out = run("formats")
+    for name in ("md5sum", "hashdeep", "bare", "csv"):
+        assert name in out
+    assert not (tmp_path / "home").exists()
