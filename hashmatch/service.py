@@ -63,11 +63,11 @@ from hashmatch.reports import (
     STATEMENT,
     ReportHeader,
     ReportInput,
-    ReportList,
     ReportRun,
     ToolInfo,
     count_verdicts,
     report_format,
+    report_lists,
     write_report,
 )
 from hashmatch.store import Catalog, VerdictRecord, open_catalog
@@ -428,19 +428,7 @@ class Service:
                     ReportInput(name=i.name, sha256=i.sha256, format=i.format, rows=i.rows)
                     for i in inputs
                 ],
-                lists=[
-                    ReportList(
-                        name=item.name,
-                        version=item.version,
-                        version_id=item.version_id,
-                        purpose=item.purpose.value,
-                        source_name=item.source_name,
-                        source_sha256=item.source_sha256,
-                        loaded_at=item.loaded_at,
-                        entries=item.entries,
-                    )
-                    for item in snapshot.lists
-                ],
+                lists=report_lists(snapshot.lists),
             ),
             statement=list(STATEMENT),
             counts=counts,

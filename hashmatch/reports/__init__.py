@@ -19,6 +19,7 @@ from hashmatch.reports._model import (
     ReportRow,
     ReportRun,
     ToolInfo,
+    report_lists,
 )
 from hashmatch.reports._writers import REPORT_FORMATS, report_format, write_report
 
@@ -38,5 +39,6 @@ __all__ = [
     "ToolInfo",
     "count_verdicts",
     "report_format",
+    "report_lists",
     "write_report",
 ]

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hashmatch.index import SnapshotList
 
 __all__ = [
     "REPORT_FORMAT",
@@ -20,6 +24,7 @@ __all__ = [
     "ReportRow",
     "ReportRun",
     "ToolInfo",
+    "report_lists",
 ]
 
 REPORT_FORMAT = "hashmatch-report/1"
@@ -73,6 +78,23 @@ class ReportList:
     source_sha256: str
     loaded_at: datetime
     entries: int
+
+
+def report_lists(lists: Iterable[SnapshotList]) -> list[ReportList]:
+    """The list versions of a snapshot, as a report names them."""
+    return [
+        ReportList(
+            name=item.name,
+            version=item.version,
+            version_id=item.version_id,
+            purpose=item.purpose.value,
+            source_name=item.source_name,
+            source_sha256=item.source_sha256,
+            loaded_at=item.loaded_at,
+            entries=item.entries,
+        )
+        for item in lists
+    ]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,7 +17,7 @@ from typing import Self
 
 from hashmatch.model import ListInfo, ListVersionInfo, Purpose, RunInfo, Verdict
 
-__all__ = ["Catalog", "VerdictRecord", "as_utc", "plain_counts"]
+__all__ = ["Catalog", "VerdictRecord", "as_utc", "new_list", "plain_counts"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +40,19 @@ def as_utc(value: datetime, what: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{what} must be timezone-aware, got naive {value.isoformat()}")
     return value.astimezone(UTC)
+
+
+def new_list(
+    *, name: str, purpose: Purpose, description: str, created_by: str, created_at: datetime
+) -> ListInfo:
+    """The record of a list about to be created, checked the same way by every catalog."""
+    return ListInfo(
+        name=name,
+        purpose=Purpose(purpose),
+        description=description,
+        created_by=created_by,
+        created_at=as_utc(created_at, "created_at"),
+    )
 
 
 def plain_counts(counts: Mapping[str, int]) -> dict[str, int]:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from hashmatch.errors import Conflict, NotFound
 from hashmatch.model import ListInfo, ListVersionInfo, Purpose, RunInfo, Verdict
-from hashmatch.store._base import Catalog, VerdictRecord, as_utc, plain_counts
+from hashmatch.store._base import Catalog, VerdictRecord, as_utc, new_list, plain_counts
 
 __all__ = ["MemoryCatalog"]
 
@@ -55,12 +55,12 @@ class MemoryCatalog(Catalog):
         created_by: str,
         created_at: datetime,
     ) -> ListInfo:
-        info = ListInfo(
+        info = new_list(
             name=name,
-            purpose=Purpose(purpose),
+            purpose=purpose,
             description=description,
             created_by=created_by,
-            created_at=as_utc(created_at, "created_at"),
+            created_at=created_at,
         )
         with self._lock:
             if name in self._lists:

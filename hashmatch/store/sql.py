@@ -34,7 +34,7 @@ from hashmatch.model import (
     RunInput,
     Verdict,
 )
-from hashmatch.store._base import Catalog, VerdictRecord, as_utc, plain_counts
+from hashmatch.store._base import Catalog, VerdictRecord, as_utc, new_list, plain_counts
 from hashmatch.store._engine import BEGIN_MODE, create_store_engine, driver_reason
 from hashmatch.store.tables import ListRow, RunRow, SnapshotRow, VersionRow, verdicts_table
 
@@ -88,12 +88,12 @@ class SqlCatalog(Catalog):
         created_by: str,
         created_at: datetime,
     ) -> ListInfo:
-        info = ListInfo(
+        info = new_list(
             name=name,
-            purpose=Purpose(purpose),
+            purpose=purpose,
             description=description,
             created_by=created_by,
-            created_at=as_utc(created_at, "created_at"),
+            created_at=created_at,
         )
         with self._session(f"create list {name!r}", write=True) as session:
             if _list_id(session, name) is not None:

@@ -31,11 +31,11 @@ from hashmatch.reports import (
     Count,
     ReportHeader,
     ReportInput,
-    ReportList,
     ReportRun,
     ToolInfo,
     count_verdicts,
     report_format,
+    report_lists,
     write_report,
 )
 
@@ -163,19 +163,7 @@ def header_for(
             snapshot_id=snapshot.id,
             snapshot_built_at=snapshot.built_at,
             inputs=[ReportInput(name="manifest.md5", sha256="ab" * 32, format="md5sum", rows=3)],
-            lists=[
-                ReportList(
-                    name=item.name,
-                    version=item.version,
-                    version_id=item.version_id,
-                    purpose=item.purpose.value,
-                    source_name=item.source_name,
-                    source_sha256=item.source_sha256,
-                    loaded_at=item.loaded_at,
-                    entries=item.entries,
-                )
-                for item in snapshot.lists
-            ],
+            lists=report_lists(snapshot.lists),
         ),
         statement=list(STATEMENT),
         counts=count_verdicts(table),
