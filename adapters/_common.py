@@ -11,10 +11,14 @@ cut in two.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+import shutil
+import tempfile
 from collections.abc import Generator, Iterable, Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +45,7 @@ __all__ = [
     "digest_columns",
     "head_lines",
     "is_hex_digest",
+    "local_path",
     "parse_size",
 ]
 
@@ -360,3 +365,20 @@ def parse_size(text: str) -> int | None:
     if size > MAX_SIZE:
         raise ValueError(f"size is out of range: {value[:40]!r}")
     return size
+
+
+@contextlib.contextmanager
+def local_path(stream: BinaryIO, context: ReadContext) -> Iterator[Path]:
+    """A file on disk holding the stream's bytes, for formats that need one (SQLite).
+
+    The file being read when there is one (``context.path``); otherwise the stream is
+    copied, in chunks, to a temporary file that is removed afterwards.
+    """
+    if context.path is not None:
+        yield context.path
+        return
+    with tempfile.TemporaryDirectory(prefix="hashmatch-") as folder:
+        copy = Path(folder) / "input"
+        with open(copy, "wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        yield copy

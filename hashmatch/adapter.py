@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
@@ -51,6 +52,13 @@ class ReadContext:
     """Rows per yielded batch (the last may be shorter)."""
     keep_warnings: int = 200
     """How many warnings to keep verbatim; all are counted."""
+    path: Path | None = None
+    """The file being read, when it is one: formats that need random access (SQLite,
+    companion files beside a list) open it themselves. The stream is still the file's
+    bytes, and whatever the adapter does not read of it is read afterwards to hash it."""
+    options: Mapping[str, str] = field(default_factory=dict)
+    """Settings an administrator gives a format (``category_tables``: the folder of
+    per-profile category tables), by name."""
     warnings: list[RecordWarning] = field(default_factory=list)
     warning_count: int = 0
 

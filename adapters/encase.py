@@ -1,0 +1,26 @@
+"""EnCase legacy binary hash sets (.hash, MD5). (Being written: see issue 3.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO, ClassVar
+
+import pyarrow as pa
+
+from hashmatch.adapter import FormatAdapter, ReadContext, Role
+from hashmatch.errors import UnsupportedFormat
+
+
+class EncaseAdapter(FormatAdapter):
+    """EnCase legacy binary hash sets (.hash, MD5)."""
+
+    NAME: ClassVar[str] = "encase"
+    DESCRIPTION: ClassVar[str] = "EnCase legacy binary hash sets (.hash, MD5)"
+    ROLES: ClassVar[frozenset[Role]] = frozenset({Role.LIST})
+
+    @classmethod
+    def sniff(cls, head: bytes) -> bool:
+        return False
+
+    def read(self, stream: BinaryIO, context: ReadContext) -> Iterator[pa.RecordBatch]:
+        raise UnsupportedFormat("not written yet", source=context.source)
