@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from _machine import machine
 
 from hashmatch.digests import Algorithm
-from hashmatch.index import Snapshot, SnapshotList, SnapshotSource, SnapshotStore
+from hashmatch.index import ChainLink, Snapshot, SnapshotList, SnapshotSource, SnapshotStore
 from hashmatch.model import Purpose
 from hashmatch.records import ENTRY_SCHEMA
 
@@ -113,7 +113,7 @@ def bench_hashmatch(
             loaded_at=datetime.now(UTC),
             entries=len(keys),
         ),
-        entries_path=entries,
+        chain=(ChainLink(path=entries),),
     )
     gc.collect()
     rss_before_build = rss_bytes()

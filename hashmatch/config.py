@@ -63,6 +63,18 @@ class Settings(BaseSettings):
         ge=1_024,
         description="Rows read, parsed and matched per batch.",
     )
+    overlay_limit: int = Field(
+        default=2_000_000,
+        ge=0,
+        description="Delta rows (add or remove) a snapshot may carry on top of its last full "
+        "build before the next delta triggers a full rebuild instead. 0: always rebuild.",
+    )
+    category_tables: Path | None = Field(
+        default=None,
+        description="Folder of per-profile category tables (<profile>.json) that map a "
+        "list's own category codes, such as CAID's, to a scheme. Unmapped codes are kept "
+        "verbatim and flagged for review.",
+    )
 
     @property
     def catalog_url(self) -> str:

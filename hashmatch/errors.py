@@ -7,7 +7,8 @@ The tree::
     │   ├── DigestError               a digest value is malformed (wrong length, not hex)
     │   ├── UnsupportedFormat         a file is not in the format asked for, or in none we know
     │   ├── RecordError               a record of a recognised file is malformed (``--strict``)
-    │   └── ConfigurationError        a setting or an option is invalid
+    │   ├── ConfigurationError        a setting or an option is invalid
+    │   └── VettingError              a list file was refused (signature, checksum, bundle)
     ├── NotFound                      a named list, version, run or snapshot does not exist
     ├── Conflict                      the thing exists already (a list name, say)
     ├── AdapterRegistryError          two adapters claim one name, or an adapter is broken
@@ -35,6 +36,7 @@ __all__ = [
     "SnapshotError",
     "StoreError",
     "UnsupportedFormat",
+    "VettingError",
 ]
 
 
@@ -83,6 +85,12 @@ class RecordError(InputError):
 
 class ConfigurationError(InputError):
     """A setting or an option has a value that cannot work."""
+
+
+class VettingError(InputError):
+    """A list file failed vetting: refused, and nothing of it was committed."""
+
+    http_status = 422
 
 
 class NotFound(HashmatchError):

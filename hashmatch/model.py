@@ -13,12 +13,16 @@ from datetime import datetime
 __all__ = [
     "IngestCounts",
     "ListInfo",
+    "ListPolicy",
     "ListVersionInfo",
     "Purpose",
     "RecordWarning",
     "RunInfo",
     "RunInput",
+    "TrustedKey",
+    "UpdateMode",
     "Verdict",
+    "Vetting",
 ]
 
 
@@ -44,6 +48,19 @@ class Purpose(enum.StrEnum):
     """Material of concern: a match gives the verdict ``known``."""
     BENIGN = "benign"
     """Known ordinary files (NSRL and the like): a match alone gives ``known_benign``."""
+
+
+class UpdateMode(enum.StrEnum):
+    """How a list version was made from the file it was loaded from."""
+
+    REPLACE = "replace"
+    """The file is the whole list."""
+    ADD = "add"
+    """The file's entries are added to the previous version's (a delta)."""
+    REMOVE = "remove"
+    """The file's digests are taken out of the previous version (a delta)."""
+    ROLLBACK = "rollback"
+    """No file: the list goes back to what an earlier version held."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +98,29 @@ class IngestCounts:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListPolicy:
+    """What a list demands of the files loaded into it, and of its own age."""
+
+    require_signature: bool = False
+    """Refuse any file without a valid signature by one of the list's trusted keys."""
+    max_age_days: int | None = None
+    """How old the serving version may be before ``check`` warns; None: no limit."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrustedKey:
+    """A publisher's public key that a list trusts to sign its files."""
+
+    key_id: str
+    """``ed25519:`` and 16 hex digits of the SHA-256 of the raw public key."""
+    publisher: str
+    public_key: str
+    """The key as PEM text."""
+    added_by: str
+    added_at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ListInfo:
     """A named list as the catalog knows it."""
 
@@ -91,6 +131,25 @@ class ListInfo:
     created_by: str
     active_version: int | None = None
     """The number of the version that serves, or None before the first ingest."""
+    policy: ListPolicy = field(default_factory=ListPolicy)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Vetting:
+    """What was checked about a list version's source before it was accepted."""
+
+    signature: str = "unsigned"
+    """``valid``, ``unsigned``, ``untrusted`` or ``invalid`` (only ``valid`` and
+    ``unsigned`` can be accepted, and ``unsigned`` only where the list allows it)."""
+    signed_by: str | None = None
+    """The trusted key's id and publisher, as ``publisher (key id)``."""
+    signed_at: str | None = None
+    signature_file: str | None = None
+    """The name of the file whose signature vouched for the source (``x.sig``, or a signed
+    ``SHA256SUMS`` that lists the source)."""
+    checksum: str | None = None
+    """``match`` or ``not_listed`` when a checksum file was beside the source, else None."""
+    checksum_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +176,10 @@ class ListVersionInfo:
     entry_file: str
     """Path of the entries Parquet file, relative to the data directory."""
     active: bool = False
+    mode: UpdateMode = UpdateMode.REPLACE
+    base_version_id: str | None = None
+    """For a delta, the version it changes; for a rollback, the version it restores."""
+    vetting: Vetting = field(default_factory=Vetting)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,6 +19,7 @@ from hashmatch.index._base import (
 from hashmatch.index.reference import SetIndex
 from hashmatch.index.snapshot import (
     SNAPSHOT_FORMAT,
+    ChainLink,
     Snapshot,
     SnapshotList,
     SnapshotSource,
@@ -29,6 +30,7 @@ from hashmatch.index.sorted_array import SortedArrayIndex, SortedKeys
 __all__ = [
     "MISS",
     "SNAPSHOT_FORMAT",
+    "ChainLink",
     "DigestMatrix",
     "HashIndex",
     "IdArray",

@@ -17,6 +17,14 @@ leftover folder is removed by the next :meth:`SnapshotStore.cleanup`).
 
 A snapshot's id is a content hash of what it was built from (the list versions and the
 format), so building the same inputs twice gives the same id.
+
+A list version is a chain of entry files (:class:`ChainLink`): a full load, then the
+deltas that add or remove digests, in order. A full build resolves every chain. A delta
+needs no full build: :meth:`SnapshotStore.build_delta` writes a *delta snapshot*, a folder
+with the delta's entries and a manifest naming the full snapshot it applies to (its
+``base``). Opening it maps the base's arrays and applies the deltas to the index's small
+in-memory overlay, so a delta of thousands of entries serves within a second whatever the
+size of the base. Deltas accumulate until the service chooses a full build again.
 """
 
 from __future__ import annotations
@@ -26,13 +34,14 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -40,15 +49,17 @@ import pyarrow.parquet as pq
 from hashmatch.digests import Algorithm, digest_matrix
 from hashmatch.errors import NotFound, SnapshotError
 from hashmatch.index._base import DigestMatrix, LabelSetTable, Member
-from hashmatch.index.sorted_array import SortedArrayIndex
-from hashmatch.model import Purpose
+from hashmatch.index.sorted_array import SortedArrayIndex, leading_words
+from hashmatch.model import Purpose, UpdateMode
 
 __all__ = [
     "SNAPSHOT_FORMAT",
+    "ChainLink",
     "Snapshot",
     "SnapshotList",
     "SnapshotSource",
     "SnapshotStore",
+    "rows_in",
 ]
 
 SNAPSHOT_FORMAT = "hashmatch-snapshot/1"
@@ -93,11 +104,25 @@ class SnapshotList:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ChainLink:
+    """One entries file of a list version, and what it does to the entries before it."""
+
+    path: Path
+    mode: UpdateMode = UpdateMode.REPLACE
+    """``replace`` starts afresh, ``add`` adds its entries, ``remove`` takes its digests out."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SnapshotSource:
-    """A list version to build from: its description and its entries Parquet file."""
+    """A list version to build from: its description and its chain of entries files."""
 
     list: SnapshotList
-    entries_path: Path
+    chain: tuple[ChainLink, ...]
+
+    @classmethod
+    def full(cls, item: SnapshotList, path: Path) -> SnapshotSource:
+        """A list version loaded whole from one entries file."""
+        return cls(list=item, chain=(ChainLink(path=path),))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -113,12 +138,23 @@ class Snapshot:
 
     @classmethod
     def open(cls, path: Path, *, threads: int = 1) -> Snapshot:
-        """Open the snapshot in ``path``: read a small manifest and map the arrays."""
+        """Open the snapshot in ``path``: read a small manifest and map the arrays.
+
+        A delta snapshot maps its base's arrays and applies its deltas to the overlay.
+        """
         try:
-            manifest = json.loads((path / "manifest.json").read_text("utf-8"))
-            if manifest.get("format") != SNAPSHOT_FORMAT:
-                raise SnapshotError(f"unsupported snapshot format {manifest.get('format')!r}")
-            index = SortedArrayIndex.open(path, manifest["index"], threads=threads)
+            manifest = _read_manifest(path)
+            base = manifest.get("base")
+            if base is None:
+                index = SortedArrayIndex.open(path, manifest["index"], threads=threads)
+            else:
+                base_path = path.parent / str(base)
+                base_manifest = _read_manifest(base_path)
+                index = SortedArrayIndex.open(base_path, base_manifest["index"], threads=threads)
+                for delta in manifest["deltas"]:
+                    _apply_delta(
+                        index, int(delta["slot"]), UpdateMode(delta["mode"]), path / delta["file"]
+                    )
         except FileNotFoundError as exc:
             raise SnapshotError(f"snapshot {path.name} is incomplete: {exc.filename}") from exc
         except (ValueError, KeyError) as exc:
@@ -136,13 +172,37 @@ class Snapshot:
         """The list version in ``slot``."""
         return self.lists[slot]
 
+    @property
+    def base_id(self) -> str | None:
+        """For a delta snapshot, the full snapshot its deltas apply to; else None."""
+        base = _read_manifest(self.path).get("base")
+        return None if base is None else str(base)
 
-def snapshot_id(lists: Sequence[SnapshotList]) -> str:
-    """The content id of a snapshot built from ``lists``."""
-    basis = {
+    @property
+    def delta_rows(self) -> int:
+        """Rows of delta entries applied on top of the base (0 for a full snapshot)."""
+        return sum(int(d["rows"]) for d in _read_manifest(self.path).get("deltas", []))
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    manifest: dict[str, Any] = json.loads((path / "manifest.json").read_text("utf-8"))
+    if manifest.get("format") != SNAPSHOT_FORMAT:
+        raise SnapshotError(f"unsupported snapshot format {manifest.get('format')!r}")
+    return manifest
+
+
+def snapshot_id(lists: Sequence[SnapshotList], *, base: str | None = None) -> str:
+    """The content id of a snapshot built from ``lists`` (as a delta on ``base``, if given).
+
+    A delta snapshot and a full build of the same versions serve the same digests but are
+    different folders, so they get different ids: a full build replaces a delta chain.
+    """
+    basis: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "lists": sorted((item.name, item.version_id, item.purpose.value) for item in lists),
     }
+    if base is not None:
+        basis["base"] = base
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -175,6 +235,12 @@ class SnapshotStore:
         """The serving snapshot, or None before the first publish."""
         current = self.current_id()
         return None if current is None else self.open(current, threads=threads)
+
+    def describe(self, snapshot_id: str) -> tuple[tuple[SnapshotList, ...], int]:
+        """A snapshot's lists and its delta rows, from its manifest alone (no mapping)."""
+        manifest = _read_manifest(self.root / snapshot_id)
+        lists = tuple(SnapshotList.from_json(item) for item in manifest["lists"])
+        return lists, sum(int(d["rows"]) for d in manifest.get("deltas", []))
 
     def ids(self) -> list[str]:
         """Ids of complete snapshots on disk."""
@@ -239,6 +305,73 @@ class SnapshotStore:
             raise
         return new_id
 
+    def build_delta(
+        self,
+        base_id: str,
+        lists: Sequence[SnapshotList],
+        *,
+        slot: int,
+        link: ChainLink,
+    ) -> str:
+        """Build a delta snapshot: ``base_id`` (full or delta) plus one delta to ``slot``.
+
+        ``lists`` are the new snapshot's lists: the base's, with ``slot`` now naming the new
+        version. The result applies every delta since the base's full snapshot, so chains
+        never grow past one hop. Nothing is published. Returns the new id.
+        """
+        if link.mode not in (UpdateMode.ADD, UpdateMode.REMOVE):
+            raise SnapshotError(f"a delta snapshot applies add or remove, not {link.mode}")
+        base_path = self.root / base_id
+        base_manifest = _read_manifest(base_path)
+        if len(base_manifest["lists"]) != len(lists):
+            raise SnapshotError("a delta snapshot keeps the base's lists and slots")
+        full_id = str(base_manifest.get("base") or base_id)
+        new_id = snapshot_id(lists, base=full_id)
+        final = self.root / new_id
+        if (final / "manifest.json").is_file():
+            return new_id
+        work = self.root / f"{_BUILDING}{new_id}-{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        try:
+            deltas: list[dict[str, Any]] = []
+            for number, delta in enumerate(base_manifest.get("deltas", [])):
+                name = f"delta-{number:04d}.parquet"
+                _link_or_copy(base_path / delta["file"], work / name)
+                deltas.append({**delta, "file": name})
+            name = f"delta-{len(deltas):04d}.parquet"
+            _link_or_copy(link.path, work / name)
+            rows = pq.ParquetFile(work / name).metadata.num_rows
+            deltas.append({"slot": slot, "mode": link.mode.value, "file": name, "rows": rows})
+            full_manifest = _read_manifest(self.root / full_id)
+            index = SortedArrayIndex.open(self.root / full_id, full_manifest["index"])
+            for delta in deltas:
+                _apply_delta(
+                    index, int(delta["slot"]), UpdateMode(delta["mode"]), work / delta["file"]
+                )
+            manifest = {
+                "format": SNAPSHOT_FORMAT,
+                "id": new_id,
+                "built_at": datetime.now(UTC).isoformat(),
+                "lists": [item.to_json() for item in lists],
+                "counts": {a.value: index.count(a) for a in Algorithm},
+                "base": full_id,
+                "deltas": deltas,
+            }
+            _write_durably(work / "manifest.json", json.dumps(manifest, indent=2).encode())
+            _fsync_dir(work)
+            try:
+                work.rename(final)
+            except OSError:
+                if not (final / "manifest.json").is_file():
+                    raise
+                shutil.rmtree(work, ignore_errors=True)
+            _fsync_dir(self.root)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        return new_id
+
     def publish(self, snapshot_id: str) -> None:
         """Make ``snapshot_id`` the one that serves, atomically."""
         if not (self.root / snapshot_id / "manifest.json").is_file():
@@ -264,9 +397,14 @@ class SnapshotStore:
         current = self.current_id()
         others = [p for p in (self.root / i for i in self.ids()) if p.name != current]
         others.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        for path in others[max(0, keep - 1) :]:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path.name)
+        kept = [self.root / current] if current else []
+        kept += others[: max(0, keep - 1)]
+        # A delta snapshot is read through its base: keep the bases of what is kept.
+        needed = {p.name for p in kept} | {b for p in kept if (b := _base_of(p)) is not None}
+        for path in others:
+            if path.name not in needed:
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
         return removed
 
 
@@ -276,36 +414,123 @@ def _read_source(
     parts: dict[Algorithm, list[tuple[DigestMatrix, Any]]],
 ) -> None:
     """Append one list version's digests and singleton label-set ids to ``parts``."""
+    for algorithm in Algorithm:
+        parts[algorithm].extend(resolve_chain(source, algorithm, sets))
+
+
+def resolve_chain(
+    source: SnapshotSource, algorithm: Algorithm, sets: LabelSetTable
+) -> list[tuple[DigestMatrix, npt.NDArray[np.uint32]]]:
+    """A list version's digests of ``algorithm`` with singleton label-set ids in ``sets``.
+
+    The chain is resolved in order: a ``replace`` link starts afresh, an ``add`` link adds
+    its rows, a ``remove`` link drops every earlier row with one of its digests (all of
+    the list's labels for the digest go, as in the overlay's ``remove``).
+    """
+    resolved: list[tuple[DigestMatrix, npt.NDArray[np.uint32]]] = []
+    for link in source.chain:
+        if link.mode is UpdateMode.REPLACE:
+            resolved = []
+        if link.mode is UpdateMode.REMOVE:
+            gone = [m for m, _ in _link_digests(source, link, algorithm, sets)]
+            if gone and resolved:
+                removed = np.concatenate(gone)
+                kept = []
+                for matrix, ids in resolved:
+                    keep = ~rows_in(matrix, removed)
+                    if keep.any():
+                        kept.append((matrix[keep], ids[keep]))
+                resolved = kept
+        else:
+            resolved.extend(_link_digests(source, link, algorithm, sets))
+    return resolved
+
+
+def _link_digests(
+    source: SnapshotSource, link: ChainLink, algorithm: Algorithm, sets: LabelSetTable
+) -> Iterator[tuple[DigestMatrix, npt.NDArray[np.uint32]]]:
+    """One entries file's digests of ``algorithm`` and their singleton label-set ids."""
     try:
-        entries = pq.ParquetFile(source.entries_path)
+        entries = pq.ParquetFile(link.path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise SnapshotError(f"cannot read entries of {source.list.name}: {exc}") from exc
+    if algorithm.value not in entries.schema_arrow.names:
+        return
     slot = source.list.slot
-    names = set(entries.schema_arrow.names)
-    for algorithm in Algorithm:
-        if algorithm.value not in names:
+    for batch in entries.iter_batches(batch_size=_READ_BATCH, columns=[algorithm.value, "labels"]):
+        digests = batch.column(0)
+        if digests.null_count == len(digests):
             continue
-        for batch in entries.iter_batches(
+        labels = batch.column(1)
+        if digests.null_count:
+            keep = digests.is_valid()
+            digests = digests.filter(keep)
+            labels = labels.filter(keep)
+        encoded = pc.dictionary_encode(pc.fill_null(labels, ""))
+        mapping = np.array(
+            [
+                sets.intern(frozenset({Member(slot=slot, labels=text or None)}))
+                for text in encoded.dictionary.to_pylist()
+            ],
+            dtype=np.uint32,
+        )
+        ids = mapping[encoded.indices.to_numpy(zero_copy_only=False)]
+        yield digest_matrix(digests), ids
+
+
+def rows_in(matrix: DigestMatrix, among: DigestMatrix) -> npt.NDArray[np.bool_]:
+    """Which rows of ``matrix`` are rows of ``among`` (both (n, width) digest matrices).
+
+    Compared by leading 8-byte word first (vectorised), then exactly for the candidates.
+    """
+    if not len(matrix) or not len(among):
+        return np.zeros(len(matrix), dtype=bool)
+    candidates = np.isin(leading_words(matrix), leading_words(among))
+    if candidates.any():
+        wanted = {row.tobytes() for row in among}
+        rows = np.flatnonzero(candidates)
+        exact = np.fromiter(
+            (matrix[r].tobytes() in wanted for r in rows.tolist()), dtype=bool, count=len(rows)
+        )
+        candidates[rows[~exact]] = False
+    return candidates
+
+
+def _apply_delta(index: SortedArrayIndex, slot: int, mode: UpdateMode, path: Path) -> None:
+    """Apply one delta entries file to ``index``'s overlay."""
+    entries = pq.ParquetFile(path)
+    for algorithm in Algorithm:
+        if algorithm.value not in entries.schema_arrow.names:
+            continue
+        for raw in entries.iter_batches(
             batch_size=_READ_BATCH, columns=[algorithm.value, "labels"]
         ):
-            digests = batch.column(0)
-            if digests.null_count == len(digests):
+            batch = raw.filter(raw.column(0).is_valid())
+            if not batch.num_rows:
                 continue
-            labels = batch.column(1)
-            if digests.null_count:
-                keep = digests.is_valid()
-                digests = digests.filter(keep)
-                labels = labels.filter(keep)
-            encoded = pc.dictionary_encode(pc.fill_null(labels, ""))
-            mapping = np.array(
-                [
-                    sets.intern(frozenset({Member(slot=slot, labels=text or None)}))
-                    for text in encoded.dictionary.to_pylist()
-                ],
-                dtype=np.uint32,
-            )
-            ids = mapping[encoded.indices.to_numpy(zero_copy_only=False)]
-            parts[algorithm].append((digest_matrix(digests), ids))
+            matrix = digest_matrix(batch.column(0))
+            if mode is UpdateMode.REMOVE:
+                index.remove(algorithm, matrix, slot)
+            else:
+                members = [
+                    Member(slot=slot, labels=text or None) for text in batch.column(1).to_pylist()
+                ]
+                index.add(algorithm, matrix, members)
+
+
+def _base_of(path: Path) -> str | None:
+    try:
+        base = _read_manifest(path).get("base")
+    except (OSError, ValueError, SnapshotError):
+        return None
+    return None if base is None else str(base)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _write_durably(path: Path, data: bytes) -> None:

@@ -663,7 +663,12 @@ def _save_sets(path: Path, sets: LabelSetTable) -> None:
 
 
 class _ArrowLabelSets(LabelSetTable):
-    """Label sets read on demand from a memory-mapped Arrow file; new sets kept in memory."""
+    """Label sets read on demand from a memory-mapped Arrow file; new sets kept in memory.
+
+    A delta applied to an opened snapshot interns a few new sets: they get ids after the
+    stored ones without reading the stored ones (an equal stored set may then have a
+    second id, which changes nothing a lookup can see). Iterating reads them all, once.
+    """
 
     def __init__(self, path: Path, count: int) -> None:
         super().__init__()
@@ -672,31 +677,42 @@ class _ArrowLabelSets(LabelSetTable):
             raise ValueError(f"{path.name}: {self._table.num_rows} label sets, {count} recorded")
         self._base = count
         self._loaded = False
+        self._extra: list[LabelSet] = []
+        self._extra_ids: dict[LabelSet, int] = {}
 
     def _load(self) -> None:
-        # Interning a new set needs the id of every existing one: read them all, once.
         if not self._loaded:
             self._loaded = True
-            base = [self._decode(i) for i in range(self._base)]
-            self._sets[:0] = base
-            self._ids.update({s: i for i, s in enumerate(base)})
+            every = [self._decode(i) for i in range(self._base)] + self._extra
+            self._sets[:] = every
+            for set_id, label_set in enumerate(every):
+                self._ids.setdefault(label_set, set_id)
 
     def _decode(self, set_id: int) -> LabelSet:
         raw = self._table.column("members")[set_id].as_py()
         return frozenset(Member(slot=m["slot"], labels=m["labels"]) for m in raw)
 
     def intern(self, label_set: LabelSet) -> int:
-        self._load()
-        return super().intern(label_set)
+        if self._loaded:
+            return super().intern(label_set)
+        found = self._extra_ids.get(label_set)
+        if found is None:
+            found = self._base + len(self._extra)
+            self._extra.append(label_set)
+            self._extra_ids[label_set] = found
+        return found
 
     def __getitem__(self, set_id: int) -> LabelSet:
-        if not self._loaded and 0 <= set_id < self._base:
-            return self._decode(set_id)
-        self._load()
+        if not self._loaded:
+            if 0 <= set_id < self._base:
+                return self._decode(set_id)
+            if self._base <= set_id < self._base + len(self._extra):
+                return self._extra[set_id - self._base]
+            raise IndexError(set_id)
         return super().__getitem__(set_id)
 
     def __len__(self) -> int:
-        return max(self._base, super().__len__())
+        return len(self._sets) if self._loaded else self._base + len(self._extra)
 
     def __iter__(self) -> Iterator[LabelSet]:
         self._load()

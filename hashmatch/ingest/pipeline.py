@@ -14,7 +14,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -137,6 +137,7 @@ def stage_list_file(
     strict: bool = False,
     batch_size: int = 262_144,
     progress: ProgressCallback | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> StagedVersion:
     """Read ``path`` as a list and write its entries to a new file in ``staging_dir``.
 
@@ -146,7 +147,13 @@ def stage_list_file(
     failure.
     """
     adapter_cls = choose_adapter(registry, path, fmt, Role.LIST)
-    context = ReadContext(source=path.name, strict=strict, batch_size=batch_size)
+    context = ReadContext(
+        source=path.name,
+        strict=strict,
+        batch_size=batch_size,
+        path=path,
+        options=dict(options or {}),
+    )
     staging_dir.mkdir(parents=True, exist_ok=True)
     target = staging_dir / f".staging-{uuid.uuid4().hex}.parquet"
     tally = _Tally()

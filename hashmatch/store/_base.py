@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Self
 
-from hashmatch.model import ListInfo, ListVersionInfo, Purpose, RunInfo, Verdict
+from hashmatch.model import (
+    ListInfo,
+    ListPolicy,
+    ListVersionInfo,
+    Purpose,
+    RunInfo,
+    TrustedKey,
+    Verdict,
+)
 
 __all__ = ["Catalog", "VerdictRecord", "as_utc", "new_list", "plain_counts"]
 
@@ -98,6 +106,24 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def lists(self) -> list[ListInfo]:
         """Every list, sorted by name (code-point order)."""
+
+    @abc.abstractmethod
+    def set_policy(self, name: str, policy: ListPolicy) -> ListInfo:
+        """Replace the list's policy; returns the list as it now is. NotFound if none."""
+
+    # Trusted publisher keys
+
+    @abc.abstractmethod
+    def add_trusted_key(self, list_name: str, key: TrustedKey) -> None:
+        """Trust ``key`` for the list. NotFound: no list; Conflict: the key id is trusted."""
+
+    @abc.abstractmethod
+    def remove_trusted_key(self, list_name: str, key_id: str) -> None:
+        """Stop trusting a key. NotFound if the list does not exist or does not trust it."""
+
+    @abc.abstractmethod
+    def trusted_keys(self, list_name: str) -> list[TrustedKey]:
+        """The keys the list trusts, by key id. NotFound if the list does not exist."""
 
     # List versions
 

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from hashmatch.errors import Conflict, NotFound
-from hashmatch.model import ListInfo, ListVersionInfo, Purpose, RunInfo, Verdict
+from hashmatch.model import (
+    ListInfo,
+    ListPolicy,
+    ListVersionInfo,
+    Purpose,
+    RunInfo,
+    TrustedKey,
+    Verdict,
+)
 from hashmatch.store._base import Catalog, VerdictRecord, as_utc, new_list, plain_counts
 
 __all__ = ["MemoryCatalog"]
@@ -39,6 +47,8 @@ class MemoryCatalog(Catalog):
         """List name -> version number -> version id."""
         self._snapshots: dict[str, _Snapshot] = {}
         self._runs: dict[str, RunInfo] = {}
+        self._keys: dict[str, dict[str, TrustedKey]] = {}
+        """List name -> key id -> trusted key."""
         self._verdicts: dict[str, dict[int, VerdictRecord]] = {}
 
     def __repr__(self) -> str:
@@ -76,6 +86,35 @@ class MemoryCatalog(Catalog):
     def lists(self) -> list[ListInfo]:
         with self._lock:
             return [self._list_info(self._lists[name]) for name in sorted(self._lists)]
+
+    def set_policy(self, name: str, policy: ListPolicy) -> ListInfo:
+        with self._lock:
+            info = self._require_list(name)
+            self._lists[name] = dataclasses.replace(info, policy=policy)
+            return self._list_info(self._lists[name])
+
+    # Trusted publisher keys
+
+    def add_trusted_key(self, list_name: str, key: TrustedKey) -> None:
+        added_at = as_utc(key.added_at, "added_at")
+        with self._lock:
+            self._require_list(list_name)
+            keys = self._keys.setdefault(list_name, {})
+            if key.key_id in keys:
+                raise Conflict(f"list {list_name!r} already trusts key {key.key_id}")
+            keys[key.key_id] = dataclasses.replace(key, added_at=added_at)
+
+    def remove_trusted_key(self, list_name: str, key_id: str) -> None:
+        with self._lock:
+            self._require_list(list_name)
+            if self._keys.get(list_name, {}).pop(key_id, None) is None:
+                raise NotFound(f"list {list_name!r} does not trust key {key_id}")
+
+    def trusted_keys(self, list_name: str) -> list[TrustedKey]:
+        with self._lock:
+            self._require_list(list_name)
+            keys = self._keys.get(list_name, {})
+            return [keys[key_id] for key_id in sorted(keys)]
 
     # List versions
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -27,16 +27,27 @@ from hashmatch.errors import Conflict, NotFound, StoreError
 from hashmatch.model import (
     IngestCounts,
     ListInfo,
+    ListPolicy,
     ListVersionInfo,
     Purpose,
     RecordWarning,
     RunInfo,
     RunInput,
+    TrustedKey,
+    UpdateMode,
     Verdict,
+    Vetting,
 )
 from hashmatch.store._base import Catalog, VerdictRecord, as_utc, new_list, plain_counts
 from hashmatch.store._engine import BEGIN_MODE, create_store_engine, driver_reason
-from hashmatch.store.tables import ListRow, RunRow, SnapshotRow, VersionRow, verdicts_table
+from hashmatch.store.tables import (
+    ListRow,
+    RunRow,
+    SnapshotRow,
+    TrustedKeyRow,
+    VersionRow,
+    verdicts_table,
+)
 
 __all__ = ["SqlCatalog"]
 
@@ -120,6 +131,71 @@ class SqlCatalog(Catalog):
         with self._session("read lists") as session:
             found = _select_lists(session, None)
         return sorted(found, key=lambda info: info.name)
+
+    def set_policy(self, name: str, policy: ListPolicy) -> ListInfo:
+        with self._session(f"set the policy of list {name!r}", write=True) as session:
+            list_id = _require_list_id(session, name, lock=True)
+            session.execute(
+                update(ListRow)
+                .where(ListRow.id == list_id)
+                .values(
+                    require_signature=policy.require_signature,
+                    max_age_days=policy.max_age_days,
+                )
+            )
+        return self.get_list(name)
+
+    # Trusted publisher keys
+
+    def add_trusted_key(self, list_name: str, key: TrustedKey) -> None:
+        added_at = as_utc(key.added_at, "added_at")
+        operation = f"trust key {key.key_id} for list {list_name!r}"
+        try:
+            with self._session(operation, write=True) as session:
+                list_id = _require_list_id(session, list_name, lock=True)
+                session.add(
+                    TrustedKeyRow(
+                        list_id=list_id,
+                        key_id=key.key_id,
+                        publisher=key.publisher,
+                        public_key=key.public_key,
+                        added_by=key.added_by,
+                        added_at=added_at,
+                    )
+                )
+        except Conflict as exc:
+            raise Conflict(f"list {list_name!r} already trusts key {key.key_id}") from exc
+
+    def remove_trusted_key(self, list_name: str, key_id: str) -> None:
+        with self._session(f"untrust key {key_id} for {list_name!r}", write=True) as session:
+            list_id = _require_list_id(session, list_name, lock=True)
+            removed = session.execute(
+                delete(TrustedKeyRow).where(
+                    TrustedKeyRow.list_id == list_id, TrustedKeyRow.key_id == key_id
+                )
+            )
+            if not getattr(removed, "rowcount", 0):
+                raise NotFound(f"list {list_name!r} does not trust key {key_id}")
+
+    def trusted_keys(self, list_name: str) -> list[TrustedKey]:
+        with self._session(f"read trusted keys of list {list_name!r}") as session:
+            list_id = _require_list_id(session, list_name)
+            rows = session.scalars(
+                select(TrustedKeyRow).where(TrustedKeyRow.list_id == list_id)
+            ).all()
+        return sorted(
+            (
+                TrustedKey(
+                    key_id=row.key_id,
+                    publisher=row.publisher,
+                    public_key=row.public_key,
+                    added_by=row.added_by,
+                    added_at=row.added_at,
+                )
+                for row in rows
+            ),
+            key=lambda key: key.key_id,
+        )
 
     # List versions
 
@@ -336,6 +412,9 @@ def _select_lists(session: Session, name: str | None) -> list[ListInfo]:
             created_by=row.created_by,
             created_at=row.created_at,
             active_version=number,
+            policy=ListPolicy(
+                require_signature=bool(row.require_signature), max_age_days=row.max_age_days
+            ),
         )
         for row, number in session.execute(query)
     ]
@@ -360,6 +439,9 @@ def _version_row(
         warning_count=version.warning_count,
         entry_file=version.entry_file,
         active=active,
+        mode=UpdateMode(version.mode).value,
+        base_version_id=version.base_version_id,
+        vetting=dataclasses.asdict(version.vetting),
     )
 
 
@@ -380,6 +462,9 @@ def _version_info(row: VersionRow, list_name: str) -> ListVersionInfo:
         warning_count=row.warning_count,
         entry_file=row.entry_file,
         active=row.active,
+        mode=UpdateMode(row.mode),
+        base_version_id=row.base_version_id,
+        vetting=Vetting(**_fields(row.vetting)),
     )
 
 

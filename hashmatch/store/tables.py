@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from hashmatch.model import Purpose, Verdict
+from hashmatch.model import Purpose, UpdateMode, Verdict
 from hashmatch.store._types import UtcDateTime
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "ListRow",
     "RunRow",
     "SnapshotRow",
+    "TrustedKeyRow",
     "VerdictRow",
     "VersionRow",
     "verdicts_table",
@@ -54,6 +55,7 @@ NAMING_CONVENTION = {
 
 _PURPOSES = ", ".join(f"'{p.value}'" for p in Purpose)
 _VERDICTS = ", ".join(f"'{v.value}'" for v in Verdict)
+_MODES = ", ".join(f"'{m.value}'" for m in UpdateMode)
 
 
 class Base(DeclarativeBase):
@@ -78,6 +80,23 @@ class ListRow(Base):
     description: Mapped[str]
     created_by: Mapped[str]
     created_at: Mapped[datetime]
+    require_signature: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    max_age_days: Mapped[int | None]
+
+
+class TrustedKeyRow(Base):
+    """A publisher key a list trusts: ``trusted_keys``."""
+
+    __tablename__ = "trusted_keys"
+    __table_args__ = (UniqueConstraint("list_id", "key_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"))
+    key_id: Mapped[str]
+    publisher: Mapped[str]
+    public_key: Mapped[str]
+    added_by: Mapped[str]
+    added_at: Mapped[datetime]
 
 
 class VersionRow(Base):
@@ -90,6 +109,7 @@ class VersionRow(Base):
     __table_args__ = (
         UniqueConstraint("list_id", "number"),
         CheckConstraint(f"purpose IN ({_PURPOSES})", name="purpose"),
+        CheckConstraint(f"mode IN ({_MODES})", name="mode"),
         Index(
             "uq_list_versions_one_active",
             "list_id",
@@ -114,6 +134,9 @@ class VersionRow(Base):
     warning_count: Mapped[int]
     entry_file: Mapped[str]
     active: Mapped[bool] = mapped_column(Boolean)
+    mode: Mapped[str] = mapped_column(String(16), server_default=text("'replace'"))
+    base_version_id: Mapped[str | None]
+    vetting: Mapped[dict[str, Any]] = mapped_column(JSON, server_default=text("'{}'"))
 
 
 class SnapshotRow(Base):

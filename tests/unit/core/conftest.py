@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from hashmatch.digests import EMPTY_FILE_DIGESTS, Algorithm
-from hashmatch.index import Snapshot, SnapshotList, SnapshotSource, SnapshotStore
+from hashmatch.index import ChainLink, Snapshot, SnapshotList, SnapshotSource, SnapshotStore
 from hashmatch.model import Purpose
 from hashmatch.records import ENTRY_SCHEMA, encode_labels
 
@@ -93,11 +93,11 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
         [
             SnapshotSource(
                 list=listed(0, "benign-list", Purpose.BENIGN, 3),
-                entries_path=root / "benign.parquet",
+                chain=(ChainLink(path=root / "benign.parquet"),),
             ),
             SnapshotSource(
                 list=listed(1, "concern-list", Purpose.CONCERN, 4),
-                entries_path=root / "concern.parquet",
+                chain=(ChainLink(path=root / "concern.parquet"),),
             ),
         ]
     )

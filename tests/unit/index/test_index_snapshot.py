@@ -13,7 +13,7 @@ import pytest
 
 from hashmatch.digests import Algorithm
 from hashmatch.errors import NotFound, SnapshotError
-from hashmatch.index import Snapshot, SnapshotList, SnapshotSource, SnapshotStore
+from hashmatch.index import ChainLink, Snapshot, SnapshotList, SnapshotSource, SnapshotStore
 from hashmatch.model import Purpose
 from hashmatch.records import ENTRY_SCHEMA
 
@@ -50,7 +50,7 @@ def source(tmp_path: Path, slot: int, name: str, version_id: str, digests, label
             loaded_at=datetime(2026, 1, 2, tzinfo=UTC),
             entries=len(digests),
         ),
-        entries_path=path,
+        chain=(ChainLink(path=path),),
     )
 
 
@@ -129,7 +129,7 @@ def test_corrupt_or_incomplete_snapshots_are_refused(tmp_path: Path) -> None:
 def test_unreadable_entries_fail_the_build_and_leave_nothing(tmp_path: Path) -> None:
     store = SnapshotStore(tmp_path / "s")
     broken = source(tmp_path, 0, "a", "va", digests(3, 1))
-    broken.entries_path.write_bytes(b"not parquet")
+    broken.chain[0].path.write_bytes(b"not parquet")
     with pytest.raises(SnapshotError, match="cannot read"):
         store.build([broken])
     assert list(store.root.iterdir()) == []

@@ -9,7 +9,17 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from hashmatch.errors import Conflict, NotFound
-from hashmatch.model import ListInfo, ListVersionInfo, Purpose, RunInfo, Verdict
+from hashmatch.model import (
+    ListInfo,
+    ListPolicy,
+    ListVersionInfo,
+    Purpose,
+    RunInfo,
+    TrustedKey,
+    UpdateMode,
+    Verdict,
+    Vetting,
+)
 from hashmatch.store import Catalog, VerdictRecord
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -446,3 +456,89 @@ def test_datetimes_round_trip_to_the_microsecond_as_utc(
 def _finished(run: RunInfo) -> datetime:
     assert run.finished_at is not None
     return run.finished_at
+
+
+# Policies, trusted keys, and how versions were made
+
+
+def _key(key_id: str, publisher: str = "Synthetic Publisher") -> TrustedKey:
+    return TrustedKey(
+        key_id=key_id,
+        publisher=publisher,
+        public_key=f"-----BEGIN PUBLIC KEY-----\n{key_id}\n-----END PUBLIC KEY-----\n",
+        added_by="curator",
+        added_at=T0,
+    )
+
+
+def test_a_new_list_has_the_default_policy(catalog: Catalog) -> None:
+    assert _create(catalog, "a").policy == ListPolicy()
+    assert catalog.get_list("a").policy == ListPolicy()
+
+
+def test_set_policy_is_kept_and_returned(catalog: Catalog) -> None:
+    _create(catalog, "a")
+    _create(catalog, "b")
+    policy = ListPolicy(require_signature=True, max_age_days=30)
+    assert catalog.set_policy("a", policy).policy == policy
+    assert catalog.get_list("a").policy == policy
+    assert catalog.get_list("b").policy == ListPolicy()
+    assert catalog.set_policy("a", ListPolicy()).policy == ListPolicy()
+
+
+def test_set_policy_of_an_unknown_list_is_not_found(catalog: Catalog) -> None:
+    with pytest.raises(NotFound):
+        catalog.set_policy("nope", ListPolicy(require_signature=True))
+
+
+def test_trusted_keys_are_per_list_sorted_and_removable(catalog: Catalog) -> None:
+    _create(catalog, "a")
+    _create(catalog, "b")
+    catalog.add_trusted_key("a", _key("ed25519:bbbb"))
+    catalog.add_trusted_key("a", _key("ed25519:aaaa", "Other"))
+    catalog.add_trusted_key("b", _key("ed25519:cccc"))
+    assert [k.key_id for k in catalog.trusted_keys("a")] == ["ed25519:aaaa", "ed25519:bbbb"]
+    assert catalog.trusted_keys("a")[0] == _key("ed25519:aaaa", "Other")
+    catalog.remove_trusted_key("a", "ed25519:aaaa")
+    assert [k.key_id for k in catalog.trusted_keys("a")] == ["ed25519:bbbb"]
+    assert [k.key_id for k in catalog.trusted_keys("b")] == ["ed25519:cccc"]
+
+
+def test_trusting_a_key_twice_is_a_conflict(catalog: Catalog) -> None:
+    _create(catalog, "a")
+    catalog.add_trusted_key("a", _key("ed25519:aaaa"))
+    with pytest.raises(Conflict):
+        catalog.add_trusted_key("a", _key("ed25519:aaaa", "Impostor"))
+    assert catalog.trusted_keys("a") == [_key("ed25519:aaaa")]
+
+
+def test_unknown_keys_and_lists_are_not_found(catalog: Catalog) -> None:
+    _create(catalog, "a")
+    with pytest.raises(NotFound):
+        catalog.remove_trusted_key("a", "ed25519:none")
+    with pytest.raises(NotFound):
+        catalog.trusted_keys("nope")
+    with pytest.raises(NotFound):
+        catalog.add_trusted_key("nope", _key("ed25519:aaaa"))
+
+
+def test_mode_base_and_vetting_of_a_version_round_trip(
+    catalog: Catalog, make_version: VersionFactory
+) -> None:
+    _create(catalog, "a")
+    catalog.add_version(make_version("a", 1))
+    vetting = Vetting(
+        signature="valid",
+        signed_by="Synthetic Publisher (ed25519:aaaa)",
+        signed_at="2025-03-01T12:00:00+00:00",
+        signature_file="list.md5.sig",
+        checksum="match",
+        checksum_file="SHA256SUMS",
+    )
+    delta = make_version("a", 2, mode=UpdateMode.ADD, base_version_id="a-v1", vetting=vetting)
+    catalog.add_version(delta)
+    stored = catalog.get_version("a-v2")
+    assert stored == replace(delta, active=True)
+    assert stored.mode is UpdateMode.ADD
+    assert catalog.get_version("a-v1").mode is UpdateMode.REPLACE
+    assert catalog.get_version("a-v1").vetting == Vetting()
