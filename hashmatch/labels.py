@@ -118,9 +118,7 @@ BOOLEAN_FLAGS: frozenset[str] = frozenset(
 )
 """Keys whose value is true or false (absent when the source does not say)."""
 
-FREE_TEXT: frozenset[str] = frozenset(
-    {Label.SERIES, Label.COMMENTS, Label.TAGS, Label.MEMBER_NAME}
-)
+FREE_TEXT: frozenset[str] = frozenset({Label.SERIES, Label.COMMENTS, Label.TAGS, Label.MEMBER_NAME})
 """Keys that hold free text, which an export can strip (``--strip-free-text``)."""
 
 

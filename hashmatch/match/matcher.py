@@ -11,18 +11,24 @@ The rules (DOMAIN.md):
 Every algorithm the row carries is looked up, and the row's matches are the union of the
 members found: a file on a concern list and on a benign list is ``known``, and its row
 names both, each with its own labels, version and the algorithms it matched on.
+
+On request (``map_to``), each match whose labels carry a category also gets a ``mapped``
+object beside its ``labels``: the category as a crosswalk suggests it in another scheme
+(:mod:`hashmatch.crosswalk`). ``labels`` stay the source's own, byte for byte.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hashmatch.crosswalk import CrosswalkSet, load_crosswalks
 from hashmatch.digests import Algorithm, digest_matrix
 from hashmatch.index import MISS, Snapshot
 from hashmatch.ingest.parse import ParsedBatch, hex_column
@@ -47,6 +53,7 @@ VERDICT_SCHEMA = pa.schema(
         pa.field("reason", pa.string()),
         pa.field("matches", pa.string()),
     ],
+    # a run with ``map_to`` adds ``mapped`` beside ``labels`` in matches that have a category
     metadata={"matches": "canonical JSON list of {list, version, purpose, matched_on, labels}"},
 )
 """One row per input row: what it was, and its verdict with the matches behind it."""
@@ -57,10 +64,26 @@ _NO_DIGEST = "no digest given"
 
 
 class Matcher:
-    """Matches parsed batches against one snapshot."""
+    """Matches parsed batches against one snapshot, optionally mapping categories for display.
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    ``map_to`` names the scheme to map categories to; ``crosswalks`` defaults to the shipped
+    ones. An unknown target raises InputError here, before any row is read.
+    """
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        *,
+        map_to: str | None = None,
+        crosswalks: CrosswalkSet | None = None,
+    ) -> None:
         self.snapshot = snapshot
+        self.map_to = map_to
+        if map_to is not None and crosswalks is None:
+            crosswalks = load_crosswalks()
+        self.crosswalks = crosswalks
+        if map_to is not None and crosswalks is not None:
+            crosswalks.require_target(map_to)
         self._concern: dict[int, bool] = {}
         self._matches: dict[tuple[tuple[Algorithm, int], ...], str] = {}
 
@@ -133,7 +156,7 @@ class Matcher:
                 for member in self.snapshot.index.label_set(set_id):
                     by_member.setdefault((member.slot, member.labels), []).append(algorithm.value)
             found = json.dumps(
-                _match_items(self.snapshot, by_member.items()),
+                _match_items(self.snapshot, by_member.items(), self._mapper()),
                 sort_keys=True,
                 separators=(",", ":"),
                 ensure_ascii=False,
@@ -141,22 +164,32 @@ class Matcher:
             self._matches[key] = found
         return found
 
+    def _mapper(self) -> Callable[[dict[str, Any]], dict[str, Any] | None] | None:
+        if self.map_to is None or self.crosswalks is None:
+            return None
+        return functools.partial(self.crosswalks.map, target=self.map_to)
+
 
 def _match_items(
-    snapshot: Snapshot, members: Iterable[tuple[tuple[int, str | None], list[str]]]
+    snapshot: Snapshot,
+    members: Iterable[tuple[tuple[int, str | None], list[str]]],
+    mapper: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
 ) -> list[dict[str, Any]]:
     items = []
     for (slot, labels), algorithms in members:
         listed = snapshot.list_at(slot)
-        items.append(
-            {
-                "list": listed.name,
-                "version": listed.version,
-                "purpose": listed.purpose.value,
-                "matched_on": sorted(set(algorithms)),
-                "labels": decode_labels(labels),
-            }
-        )
+        item: dict[str, Any] = {
+            "list": listed.name,
+            "version": listed.version,
+            "purpose": listed.purpose.value,
+            "matched_on": sorted(set(algorithms)),
+            "labels": decode_labels(labels),
+        }
+        if mapper is not None:
+            mapped = mapper(item["labels"])
+            if mapped is not None:
+                item["mapped"] = mapped
+        items.append(item)
     items.sort(
         key=lambda item: (
             item["purpose"] != Purpose.CONCERN.value,

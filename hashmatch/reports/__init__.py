@@ -2,19 +2,26 @@
 
 JSON follows ``schemas/report.schema.json`` (generated from :mod:`._model`); CSV carries the
 same rows with the run record in ``#`` lines. Reports hold digests, paths, verdicts and the
-labels of each source; never content.
+labels of each source; never content. A run with ``--map-to`` also shows each category as a
+crosswalk suggests it, beside the source's own label, and names the crosswalks in its header.
 """
 
-from hashmatch.reports._counts import count_verdicts
+from hashmatch.reports._counts import count_verdicts, report_mapping
 from hashmatch.reports._model import (
+    MAPPING_NOTE,
+    NO_SCHEME,
     REPORT_FORMAT,
+    REVIEW,
     STATEMENT,
     Count,
     Report,
     ReportCounts,
+    ReportCrosswalk,
     ReportHeader,
     ReportInput,
     ReportList,
+    ReportMapped,
+    ReportMapping,
     ReportMatch,
     ReportRow,
     ReportRun,
@@ -24,15 +31,21 @@ from hashmatch.reports._model import (
 from hashmatch.reports._writers import REPORT_FORMATS, report_format, write_report
 
 __all__ = [
+    "MAPPING_NOTE",
+    "NO_SCHEME",
     "REPORT_FORMAT",
     "REPORT_FORMATS",
+    "REVIEW",
     "STATEMENT",
     "Count",
     "Report",
     "ReportCounts",
+    "ReportCrosswalk",
     "ReportHeader",
     "ReportInput",
     "ReportList",
+    "ReportMapped",
+    "ReportMapping",
     "ReportMatch",
     "ReportRow",
     "ReportRun",
@@ -40,5 +53,6 @@ __all__ = [
     "count_verdicts",
     "report_format",
     "report_lists",
+    "report_mapping",
     "write_report",
 ]

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from hashmatch.model import Vetting
 
 if TYPE_CHECKING:
     from hashmatch.index import SnapshotList
 
 __all__ = [
+    "MAPPING_NOTE",
+    "NO_SCHEME",
     "REPORT_FORMAT",
+    "REVIEW",
     "STATEMENT",
     "Count",
     "Report",
     "ReportCounts",
+    "ReportCrosswalk",
     "ReportHeader",
     "ReportInput",
     "ReportList",
+    "ReportMapped",
+    "ReportMapping",
     "ReportMatch",
     "ReportRow",
     "ReportRun",
@@ -46,6 +54,21 @@ STATEMENT: tuple[str, ...] = (
     "that was altered will not match, whatever it shows.",
 )
 """The plain-language statement every report carries."""
+
+MAPPING_NOTE = (
+    "Each 'mapped' category is a crosswalk's suggestion, for triage, of how the source's own "
+    "label reads in another scheme. It is shown beside that label, names the crosswalk and "
+    "version that made it, and is not a legal category in any jurisdiction: only a person who "
+    "looks at the file can grade it. 'review' means the crosswalk has no equivalent for the "
+    "source's code."
+)
+"""What every report that maps categories says about them."""
+
+NO_SCHEME = "(none)"
+"""The scheme under which counts list categories whose source names no scheme."""
+
+REVIEW = "(review)"
+"""The mapped category under which counts list matches that a crosswalk could not map."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,10 +101,17 @@ class ReportList:
     source_sha256: str
     loaded_at: datetime
     entries: int
+    signature: str = "unsigned"
+    """How the source was vetted: ``valid`` (signed by a trusted key) or ``unsigned``."""
+    signed_by: str | None = None
+    """The trusted publisher and key id, when the signature is valid."""
 
 
-def report_lists(lists: Iterable[SnapshotList]) -> list[ReportList]:
-    """The list versions of a snapshot, as a report names them."""
+def report_lists(
+    lists: Iterable[SnapshotList], vetting: Mapping[str, Vetting] | None = None
+) -> list[ReportList]:
+    """The list versions of a snapshot, as a report names them (``vetting`` by version id)."""
+    vetted = vetting or {}
     return [
         ReportList(
             name=item.name,
@@ -92,6 +122,8 @@ def report_lists(lists: Iterable[SnapshotList]) -> list[ReportList]:
             source_sha256=item.source_sha256,
             loaded_at=item.loaded_at,
             entries=item.entries,
+            signature=vetted.get(item.version_id, Vetting()).signature,
+            signed_by=vetted.get(item.version_id, Vetting()).signed_by,
         )
         for item in lists
     ]
@@ -124,23 +156,79 @@ class Count:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportCounts:
-    """Counts by verdict and by list; ``review_queue`` is the number of unknown files."""
+    """Counts by verdict, list, category and flag; ``review_queue`` is the number of unknown files.
+
+    ``by_category`` counts ``known`` files by the labels their sources gave, scheme then code
+    (a file is counted once under each code any of its matches carries); ``by_mapped_category``
+    does the same for the mapped categories of a run with ``--map-to``, where ``"A|B"`` is one
+    suggestion ("A or B") and ``(review)`` holds what no crosswalk could map. ``by_flag``
+    counts ``known`` files with a flag (``victim_identified``, ...) set by any of their matches.
+    """
 
     total: Count
     by_verdict: dict[str, Count]
     by_list: dict[str, Count]
     review_queue: int
+    by_category: dict[str, dict[str, Count]] = field(default_factory=dict)
+    by_mapped_category: dict[str, dict[str, Count]] = field(default_factory=dict)
+    by_flag: dict[str, Count] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportCrosswalk:
+    """One crosswalk in force for a run's ``--map-to`` target, and where it came from."""
+
+    name: str
+    """``<from>-to-<to>``."""
+    version: str
+    from_scheme: str
+    to_scheme: str
+    title: str
+    origin: str
+    """``shipped`` (with hashmatch), or the path of the user's own file."""
+    sha256: str
+    """Of the crosswalk file, so the exact table can be found again."""
+    replaces: str | None = None
+    """The shipped crosswalk (``name@version``) a user's file overrode."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportMapping:
+    """The scheme a run mapped categories to, the crosswalks in force and those used."""
+
+    target: str
+    note: str
+    crosswalks: list[ReportCrosswalk]
+    applied: list[str]
+    """What mapped at least one match of the run: ``name@version`` of a crosswalk,
+    ``category-table <table>`` of a source's own profile table, or ``identity``."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReportMapped:
+    """A match's category as a crosswalk suggests it in another scheme; never a legal grading."""
+
+    scheme: str
+    category: builtins.list[str]
+    """Target codes; several mean "one of these"; empty when none applies (see ``review``)."""
+    crosswalk: str | None = None
+    """What made the suggestion (``ncmec-to-uk@1``, ``category-table UK@2026-01``, ``identity``)."""
+    review: str | None = None
+    """Why a person must decide: the code has no equivalent, or no crosswalk covers it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ReportMatch:
-    """One list's match on a file: the list, its version and its labels, verbatim."""
+    """One list's match on a file: the list, its version, its labels verbatim, and (on request)
+    their category mapped through a crosswalk, beside them."""
 
     list: str
     version: int
     purpose: str
     matched_on: builtins.list[str]  # ``list`` is a field name here
     labels: dict[str, Any] = field(default_factory=dict)
+    mapped: ReportMapped | None = None
+    """Only in runs with ``--map-to``, and only when the labels carry a category."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,6 +255,10 @@ class ReportHeader:
     run: ReportRun
     statement: list[str]
     counts: ReportCounts
+    mapping: ReportMapping | None = None
+    """The ``--map-to`` target and crosswalks; None when categories were not mapped."""
+    warnings: list[str] = field(default_factory=list)
+    """What the reader should know about the lists used (a stale list, say)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,4 +269,6 @@ class Report:
     run: ReportRun
     statement: list[str]
     counts: ReportCounts
+    mapping: ReportMapping | None = None
+    warnings: list[str] = field(default_factory=list)
     rows: list[ReportRow]

@@ -57,6 +57,27 @@ def _lists_summary(raw: str | None) -> str:
     return "; ".join(parts)
 
 
+def _mapped_summary(raw: str | None) -> str:
+    """Each mapped category beside the label it came from, e.g.
+    ``ncmec-list: ncmec:A1 -> uk:A|B (ncmec-to-uk@1)``."""
+    if not raw:
+        return ""
+    parts = []
+    for item in json.loads(raw):
+        mapped = item.get("mapped")
+        if not mapped:
+            continue
+        labels = item.get("labels") or {}
+        codes = labels.get("category")
+        codes = "|".join(str(c) for c in (codes if isinstance(codes, list) else [codes]))
+        scheme = labels.get("scheme")
+        original = f"{scheme}:{codes}" if scheme else codes
+        suggested = "|".join(mapped.get("category") or []) or "review"
+        basis = "; ".join(str(mapped[k]) for k in ("crosswalk", "review") if mapped.get(k))
+        parts.append(f"{item['list']}: {original} -> {mapped['scheme']}:{suggested} ({basis})")
+    return "; ".join(parts)
+
+
 def write_csv(handle: TextIO, header: ReportHeader, table: pa.Table) -> None:
     """Run metadata as ``#`` lines, then one CSV row per file.
 
@@ -83,28 +104,52 @@ def write_csv(handle: TextIO, header: ReportHeader, table: pa.Table) -> None:
             f"format {item['format']} rows {item['rows']}"
         )
     for item in run["lists"]:
+        signed = f" signed by {item['signed_by']}" if item["signed_by"] else " unsigned"
         lines.append(
             f"# list: {item['name']} v{item['version']} ({item['purpose']}) source "
             f"{item['source_name']} sha256 {item['source_sha256']} loaded {item['loaded_at']} "
-            f"entries {item['entries']}"
+            f"entries {item['entries']}{signed}"
         )
     counts = head["counts"]
     for verdict, count in counts["by_verdict"].items():
         lines.append(f"# count {verdict}: total {count['total']} unique {count['unique']}")
     lines.append(f"# review_queue: {counts['review_queue']}")
+    for kind, key in (("category", "by_category"), ("mapped", "by_mapped_category")):
+        for scheme, by_code in counts[key].items():
+            lines.extend(
+                f"# count {kind} {scheme}:{code}: total {count['total']} unique {count['unique']}"
+                for code, count in by_code.items()
+            )
+    for flag, count in counts["by_flag"].items():
+        lines.append(f"# count flag {flag}: total {count['total']} unique {count['unique']}")
+    mapping = head["mapping"]
+    if mapping is not None:
+        lines.append(f"# map_to: {mapping['target']}")
+        for item in mapping["crosswalks"]:
+            replaces = f", replaces {item['replaces']}" if item["replaces"] else ""
+            lines.append(
+                f"# crosswalk: {item['name']}@{item['version']} {item['title']} "
+                f"({item['origin']}{replaces}, sha256 {item['sha256']})"
+            )
+        lines.append(f"# applied: {', '.join(mapping['applied']) or '(none)'}")
+    lines.extend(f"# warning: {warning}" for warning in header.warnings)
     lines.extend(f"# note: {sentence}" for sentence in header.statement)
+    if mapping is not None:
+        lines.append(f"# note: {mapping['note']}")
     handle.write("\n".join(_one_line(line) for line in lines) + "\n")
     writer = csv.writer(handle, lineterminator="\n")
-    writer.writerow([*_ROW_FIELDS, "lists", "matches"])
+    # mapped_categories is last so that the columns of earlier reports keep their places
+    writer.writerow([*_ROW_FIELDS, "lists", "matches", "mapped_categories"])
     for batch in table.to_batches(max_chunksize=65_536):
         columns = [batch.column(name).to_pylist() for name in (*_ROW_FIELDS, "matches")]
-        summaries: dict[str | None, str] = {}
+        summaries: dict[str | None, tuple[str, str]] = {}
         for values in zip(*columns, strict=True):
             raw = values[-1]
             if raw not in summaries:
-                summaries[raw] = _lists_summary(raw)
+                summaries[raw] = (_lists_summary(raw), _defused(_mapped_summary(raw)))
+            lists, mapped = summaries[raw]
             cells = [_defused(v) if isinstance(v, str) else v for v in values[:-1]]
-            writer.writerow([*cells, summaries[raw], raw or ""])
+            writer.writerow([*cells, lists, raw or "", mapped])
 
 
 def _one_line(text: str) -> str:

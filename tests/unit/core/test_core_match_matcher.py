@@ -1,6 +1,7 @@
 """hashmatch.match.matcher: one verdict per row, by the rules of the module docstring.
 
-The snapshot (``conftest.py``) has a concern list and a benign list of synthetic digests.
+The snapshot (``conftest.py``) has a concern list and a benign list of synthetic digests;
+the mapping tests at the end build their own, whose labels name their category schemes.
 """
 
 from __future__ import annotations
@@ -8,19 +9,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hashmatch.crosswalk import load_crosswalks
 from hashmatch.digests import EMPTY_FILE_DIGESTS, Algorithm
-from hashmatch.index import Snapshot
+from hashmatch.errors import InputError
+from hashmatch.index import Snapshot, SnapshotList, SnapshotSource, SnapshotStore
 from hashmatch.ingest.parse import parse_batch
 from hashmatch.match.matcher import VERDICT_SCHEMA, VERDICTS, Matcher
-from hashmatch.model import Verdict
-from hashmatch.records import make_batch
+from hashmatch.model import Purpose, Verdict
+from hashmatch.records import ENTRY_SCHEMA, encode_labels, make_batch
 
 ZERO_LENGTH = "zero-length file digest: it matches nothing, so the file cannot be assessed"
 
@@ -277,3 +283,213 @@ def test_every_row_gets_exactly_one_verdict_in_input_order(
 def test_the_verdict_column_is_plain_strings(snapshot: Snapshot) -> None:
     batch = Matcher(snapshot).match(parse_batch(make_batch({"line": [1], "md5": ["bad"]})))
     assert batch.column("verdict").type == pa.string()
+
+
+# -- mapping categories on request (--map-to) ----------------------------------------------
+
+LABELLED: dict[str, dict[str, Any]] = {
+    "ncmec-a1": {"scheme": "ncmec", "category": "A1", "member": "7", "series": "s \u00e9"},
+    "vics-2": {"scheme": "vics-us", "category": "2", "victim_identified": True},
+    "caid-7": {
+        "scheme": "vics-uk",
+        "category": "7",
+        "category_table": "UK@2026-01",
+        "uk_category": "A",
+    },
+    "uk-b": {"scheme": "uk", "category": "B"},
+    "no-category": {"series": "s-9"},
+}
+
+
+def labelled_snapshot(root: Path) -> Snapshot:
+    """A concern list of the labels above, a second concern list, and a benign list."""
+
+    def entries(name: str, rows: dict[str, dict[str, Any] | None]) -> Path:
+        path = root / f"{name}.parquet"
+        columns: dict[str, list[Any]] = {field.name: [] for field in ENTRY_SCHEMA}
+        for line, (digest, labels) in enumerate(rows.items(), start=1):
+            row = {
+                "line": line,
+                "md5": hashlib.md5(f"synthetic-fixture-{digest}".encode()).digest(),
+                "labels": encode_labels(labels),
+            }
+            for field in ENTRY_SCHEMA:
+                columns[field.name].append(row.get(field.name))
+        pq.write_table(pa.Table.from_pydict(columns, schema=ENTRY_SCHEMA), path)
+        return path
+
+    def listed(slot: int, name: str, purpose: Purpose, entries: int) -> SnapshotList:
+        return SnapshotList(
+            slot=slot,
+            name=name,
+            version=slot + 1,
+            version_id=f"{name}-version",
+            purpose=purpose,
+            source_name=f"{name}.json",
+            source_sha256=hashlib.sha256(name.encode()).hexdigest(),
+            loaded_at=datetime(2024, 5, 1, tzinfo=UTC),
+            entries=entries,
+        )
+
+    concern: dict[str, dict[str, Any] | None] = dict(LABELLED)
+    store = SnapshotStore(root / "snapshots")
+    snapshot_id = store.build(
+        [
+            SnapshotSource.full(
+                listed(0, "benign-list", Purpose.BENIGN, 2),
+                entries("benign", {"nsrl": {"product": ["Suite 1"]}, "uk-b": None}),
+            ),
+            SnapshotSource.full(
+                listed(1, "graded-list", Purpose.CONCERN, len(concern)),
+                entries("graded", concern),
+            ),
+            SnapshotSource.full(
+                listed(2, "other-list", Purpose.CONCERN, 1),
+                entries(
+                    "other", {"ncmec-a1": {"scheme": "vics-us", "category": 1, "decoy": False}}
+                ),
+            ),
+        ]
+    )
+    return store.open(snapshot_id)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    return labelled_snapshot(tmp_path_factory.mktemp("graded-snapshot"))
+
+
+GRADED_ROWS = [
+    {"md5": hexof("md5", name)}
+    for name in ("ncmec-a1", "vics-2", "caid-7", "uk-b", "no-category", "nsrl", "nowhere")
+] + [{"md5": "bad"}, {}]
+
+
+def graded_rows(snapshot: Snapshot, **kwargs: Any) -> list[dict[str, Any]]:
+    columns: dict[str, list[Any]] = {"line": list(range(1, len(GRADED_ROWS) + 1))}
+    columns["md5"] = [row.get("md5") for row in GRADED_ROWS]
+    rows: list[dict[str, Any]] = (
+        Matcher(snapshot, **kwargs).match(parse_batch(make_batch(columns))).to_pylist()
+    )
+    return rows
+
+
+def test_without_map_to_no_match_is_mapped(graded: Snapshot) -> None:
+    for row in graded_rows(graded):
+        assert '"mapped"' not in (row["matches"] or "")
+
+
+def test_map_to_adds_the_suggestion_beside_the_labels(graded: Snapshot) -> None:
+    rows = graded_rows(graded, map_to="uk")
+    assert [r["verdict"] for r in rows] == [
+        "known",
+        "known",
+        "known",
+        "known",
+        "known",
+        "known_benign",
+        "unknown",
+        "invalid",
+        "not_assessable",
+    ]
+    ncmec, vics, caid, uk, no_category, nsrl = (matches_of(r) for r in rows[:6])
+    assert [(m["list"], m["labels"], m["mapped"]) for m in ncmec] == [
+        (
+            "graded-list",
+            LABELLED["ncmec-a1"],
+            {"scheme": "uk", "category": ["A", "B"], "crosswalk": "ncmec-to-uk@1"},
+        ),
+        (
+            "other-list",
+            {"scheme": "vics-us", "category": 1, "decoy": False},
+            {"scheme": "uk", "category": ["A", "B", "C"], "crosswalk": "vics-us-to-uk@1"},
+        ),
+    ]
+    assert vics[0]["mapped"] == {
+        "scheme": "uk",
+        "category": [],
+        "crosswalk": "vics-us-to-uk@1",
+        "review": "vics-us 2 has no equivalent in uk",
+    }
+    assert caid[0]["mapped"] == {
+        "scheme": "uk",
+        "category": ["A"],
+        "crosswalk": "category-table UK@2026-01",
+    }
+    # the digest is on the benign list too: only the graded match has a category to map
+    assert [(m["list"], m.get("mapped")) for m in uk] == [
+        ("graded-list", {"scheme": "uk", "category": ["B"], "crosswalk": "identity"}),
+        ("benign-list", None),
+    ]
+    assert "mapped" not in no_category[0]
+    assert "mapped" not in nsrl[0]
+    assert [r["matches"] for r in rows[6:]] == [None, None, None]
+
+
+def test_mapping_leaves_labels_and_verdicts_byte_identical(graded: Snapshot) -> None:
+    plain = graded_rows(graded)
+    for target in ("uk", "hashmatch-disposition", "vics-us"):
+        mapped = graded_rows(graded, map_to=target)
+        for before, after in zip(plain, mapped, strict=True):
+            assert {k: v for k, v in after.items() if k != "matches"} == {
+                k: v for k, v in before.items() if k != "matches"
+            }
+            if before["matches"] is None:
+                assert after["matches"] is None
+                continue
+            items = json.loads(after["matches"])
+            for item in items:
+                # each labels object is written exactly as without mapping
+                labels = json.dumps(
+                    item["labels"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+                )
+                assert f'"labels":{labels}' in before["matches"]
+                assert f'"labels":{labels}' in after["matches"]
+                item.pop("mapped", None)
+            canonical = json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            assert canonical == before["matches"]
+
+
+def test_a_disposition_can_be_asked_for(graded: Snapshot) -> None:
+    rows = graded_rows(graded, map_to="hashmatch-disposition")
+    assert [m["mapped"]["category"] for m in matches_of(rows[0])] == [["alert"], ["alert"]]
+    assert matches_of(rows[1])[0]["mapped"]["category"] == ["alert"]
+    assert matches_of(rows[2])[0]["mapped"] == {
+        "scheme": "hashmatch-disposition",
+        "category": [],
+        "review": "no crosswalk from vics-uk to hashmatch-disposition",
+    }
+
+
+def test_an_unknown_target_is_refused_before_any_row_is_matched(graded: Snapshot) -> None:
+    with pytest.raises(InputError) as caught:
+        Matcher(graded, map_to="scotland")
+    assert caught.value.reason == (
+        "no crosswalk maps to 'scotland'; available targets: hashmatch-disposition, uk, vics-us"
+    )
+
+
+def test_the_matcher_uses_the_crosswalks_it_is_given(graded: Snapshot, tmp_path: Path) -> None:
+    own = tmp_path / "ncmec-to-uk.json"
+    own.write_text(
+        json.dumps(
+            {
+                "format": "hashmatch-crosswalk/1",
+                "from": "ncmec",
+                "to": "uk",
+                "version": "7",
+                "title": "local",
+                "map": {"A1": ["A"]},
+            }
+        ),
+        "utf-8",
+    )
+    matcher = Matcher(graded, map_to="uk", crosswalks=load_crosswalks([own]))
+    assert matcher.map_to == "uk"
+    batch = parse_batch(make_batch({"line": [1], "md5": [hexof("md5", "ncmec-a1")]}))
+    [row] = matcher.match(batch).to_pylist()
+    assert matches_of(row)[0]["mapped"] == {
+        "scheme": "uk",
+        "category": ["A"],
+        "crosswalk": "ncmec-to-uk@7",
+    }

@@ -1,6 +1,8 @@
 """hashmatch.reports: counts over a verdict table, and the JSON and CSV report files.
 
-Verdict tables come from the real matcher over the snapshot in ``conftest.py``.
+Verdict tables come from the real matcher over the snapshot in ``conftest.py``, and for
+categories and their mapping (``--map-to``) over the snapshot of scheme-labelled entries that
+``test_core_match_matcher.py`` builds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import jsonschema
 import pyarrow as pa
 import pytest
 
+# a snapshot whose labels name their schemes; kept with the matcher tests that define it
+from test_core_match_matcher import LABELLED, labelled_snapshot
+
+from hashmatch.crosswalk import CrosswalkSet, load_crosswalks
 from hashmatch.digests import EMPTY_FILE_DIGESTS, Algorithm
 from hashmatch.errors import InputError
 from hashmatch.index import Snapshot
@@ -25,17 +31,20 @@ from hashmatch.ingest.parse import parse_batch
 from hashmatch.match.matcher import VERDICT_SCHEMA, Matcher
 from hashmatch.records import make_batch
 from hashmatch.reports import (
+    MAPPING_NOTE,
     REPORT_FORMAT,
     REPORT_FORMATS,
     STATEMENT,
     Count,
     ReportHeader,
     ReportInput,
+    ReportMapping,
     ReportRun,
     ToolInfo,
     count_verdicts,
     report_format,
     report_lists,
+    report_mapping,
     write_report,
 )
 
@@ -46,9 +55,14 @@ def hexof(algorithm: str, name: str) -> str:
     return hashlib.new(algorithm, f"synthetic-fixture-{name}".encode()).hexdigest()
 
 
-def verdicts(snapshot: Snapshot, *inputs: list[dict[str, Any]]) -> pa.Table:
+def verdicts(
+    snapshot: Snapshot,
+    *inputs: list[dict[str, Any]],
+    map_to: str | None = None,
+    crosswalks: CrosswalkSet | None = None,
+) -> pa.Table:
     """The verdict table of several manifests, one batch each (so the table has chunks)."""
-    matcher = Matcher(snapshot)
+    matcher = Matcher(snapshot, map_to=map_to, crosswalks=crosswalks)
     batches = []
     for number, rows in enumerate(inputs):
         columns: dict[str, list[Any]] = {"line": [r.get("line", i + 1) for i, r in enumerate(rows)]}
@@ -147,7 +161,11 @@ def test_counts_of_an_empty_run() -> None:
 
 
 def header_for(
-    snapshot: Snapshot, table: pa.Table, *, case_ref: str = "CASE-2024-001"
+    snapshot: Snapshot,
+    table: pa.Table,
+    *,
+    case_ref: str = "CASE-2024-001",
+    mapping: ReportMapping | None = None,
 ) -> ReportHeader:
     started = datetime(2024, 5, 2, 9, 30, tzinfo=UTC)
     return ReportHeader(
@@ -167,6 +185,7 @@ def header_for(
         ),
         statement=list(STATEMENT),
         counts=count_verdicts(table),
+        mapping=mapping,
     )
 
 
@@ -201,6 +220,7 @@ def test_the_json_report_follows_the_committed_schema(
     assert document["statement"] == list(STATEMENT)
     assert document["counts"]["review_queue"] == 1
     assert [item["name"] for item in document["run"]["lists"]] == ["benign-list", "concern-list"]
+    assert document["mapping"] is None
 
 
 def test_the_json_report_has_one_row_per_verdict_in_order(
@@ -274,12 +294,14 @@ def test_the_csv_report_has_metadata_lines_a_header_and_one_row_per_file(
         "reason",
         "lists",
         "matches",
+        "mapped_categories",
     ]
     for row, verdict in zip(rows, expected, strict=True):
         for name in ("input", "line", "path", "size", "md5", "sha1", "sha256", "verdict", "reason"):
             value = verdict[name]
             assert row[name] == ("" if value is None else str(value)), name
         assert row["matches"] == (verdict["matches"] or "")
+        assert row["mapped_categories"] == ""  # the column is there, empty when not mapping
     assert rows[0]["lists"] == (
         "concern-list v2 (concern, on md5); benign-list v1 (benign, on md5+sha1)"
     )
@@ -342,3 +364,220 @@ def test_a_report_interrupted_mid_write_leaves_nothing(
     with pytest.raises(KeyboardInterrupt):
         write_report(path, header_for(snapshot, table), table)
     assert list((tmp_path / "new").iterdir()) == []
+
+
+# -- categories, flags and mapped categories ------------------------------------------------
+
+
+def test_categories_without_a_scheme_are_counted_under_none(
+    snapshot: Snapshot, table: pa.Table
+) -> None:
+    counts = count_verdicts(table)
+    # "both" is on the concern list as B and on the benign list without a category
+    assert counts.by_category == {
+        "(none)": {"A": Count(total=1, unique=1), "B": Count(total=1, unique=1)}
+    }
+    assert counts.by_mapped_category == {}
+    assert counts.by_flag == {}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory) -> Snapshot:
+    return labelled_snapshot(tmp_path_factory.mktemp("graded-reports"))
+
+
+def graded_table(snapshot: Snapshot, **kwargs: Any) -> pa.Table:
+    def row(name: str, path: str | None = None) -> dict[str, Any]:
+        return {"md5": hexof("md5", name), "path": path or f"{name}.jpg"}
+
+    return verdicts(
+        snapshot,
+        [
+            row("ncmec-a1"),
+            row("ncmec-a1", "copy.jpg"),
+            row("vics-2"),
+            row("caid-7"),
+            row("uk-b"),
+            row("nsrl", "setup.exe"),
+            row("nowhere"),
+        ],
+        [row("ncmec-a1", "=other.jpg"), row("no-category")],
+        **kwargs,
+    )
+
+
+def test_known_files_are_counted_by_each_category_their_sources_gave(graded: Snapshot) -> None:
+    counts = count_verdicts(graded_table(graded))
+    one = Count(total=1, unique=1)
+    assert counts.by_category == {
+        "ncmec": {"A1": Count(total=3, unique=1)},
+        "uk": {"B": one},
+        "vics-uk": {"7": one},
+        # the ncmec-a1 file is also on another list, graded 1 there (written as a number)
+        "vics-us": {"1": Count(total=3, unique=1), "2": one},
+    }
+    assert counts.by_flag == {"victim_identified": one}  # decoy: false is not counted
+    assert counts.by_mapped_category == {}
+    assert counts.by_verdict["known"] == Count(total=7, unique=5)
+
+
+def test_mapped_categories_are_counted_as_one_suggestion_each(graded: Snapshot) -> None:
+    plain = count_verdicts(graded_table(graded))
+    counts = count_verdicts(graded_table(graded, map_to="uk"))
+    one = Count(total=1, unique=1)
+    assert counts.by_mapped_category == {
+        "uk": {
+            "(review)": one,
+            "A": one,
+            "A|B": Count(total=3, unique=1),
+            "A|B|C": Count(total=3, unique=1),
+            "B": one,
+        }
+    }
+    # mapping changes nothing else
+    assert counts.by_category == plain.by_category
+    assert counts.by_verdict == plain.by_verdict
+    assert counts.by_list == plain.by_list
+
+
+def test_report_mapping_names_the_crosswalks_in_force_and_those_applied(
+    graded: Snapshot, tmp_path: Path
+) -> None:
+    crosswalks = load_crosswalks()
+    mapping = report_mapping(crosswalks, "uk", graded_table(graded, map_to="uk"))
+    assert mapping.target == "uk"
+    assert mapping.note == MAPPING_NOTE
+    assert [(c.name, c.version, c.origin, c.replaces) for c in mapping.crosswalks] == [
+        ("ncmec-to-uk", "1", "shipped", None),
+        ("vics-us-to-uk", "1", "shipped", None),
+    ]
+    assert mapping.applied == [
+        "category-table UK@2026-01",
+        "identity",
+        "ncmec-to-uk@1",
+        "vics-us-to-uk@1",
+    ]
+    # a run that mapped nothing applied nothing
+    assert report_mapping(crosswalks, "uk", VERDICT_SCHEMA.empty_table()).applied == []
+
+
+def _own_ncmec_crosswalk(tmp_path: Path) -> Path:
+    path = tmp_path / "ours.json"
+    path.write_text(
+        json.dumps(
+            {
+                "format": "hashmatch-crosswalk/1",
+                "from": "ncmec",
+                "to": "uk",
+                "version": "2024-local",
+                "title": "Our unit's reading",
+                "map": {"A1": ["A"]},
+            }
+        ),
+        "utf-8",
+    )
+    return path
+
+
+def test_a_mapped_json_report_follows_the_schema_and_keeps_labels_beside_the_suggestion(
+    tmp_path: Path, graded: Snapshot
+) -> None:
+    own = _own_ncmec_crosswalk(tmp_path)
+    crosswalks = load_crosswalks([own])
+    table = graded_table(graded, map_to="uk", crosswalks=crosswalks)
+    header = header_for(graded, table, mapping=report_mapping(crosswalks, "uk", table))
+    path = tmp_path / "report.json"
+    write_report(path, header, table)
+
+    document = json.loads(path.read_text("utf-8"))
+    schema = json.loads((SCHEMAS / "report.schema.json").read_text("utf-8"))
+    jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+    mapping = document["mapping"]
+    assert mapping["target"] == "uk"
+    assert mapping["note"] == MAPPING_NOTE
+    assert mapping["crosswalks"][0] == {
+        "name": "ncmec-to-uk",
+        "version": "2024-local",
+        "from_scheme": "ncmec",
+        "to_scheme": "uk",
+        "title": "Our unit's reading",
+        "origin": str(own),
+        "sha256": hashlib.sha256(own.read_bytes()).hexdigest(),
+        "replaces": "ncmec-to-uk@1",
+    }
+    assert "ncmec-to-uk@2024-local" in mapping["applied"]
+    first = document["rows"][0]["matches"][0]
+    assert first["labels"] == LABELLED["ncmec-a1"]
+    assert first["mapped"] == {
+        "scheme": "uk",
+        "category": ["A"],
+        "crosswalk": "ncmec-to-uk@2024-local",
+    }
+    assert document["counts"]["by_mapped_category"]["uk"]["A"] == {"total": 4, "unique": 2}
+
+
+def test_a_json_report_with_a_malformed_mapped_object_fails_the_schema(
+    tmp_path: Path, graded: Snapshot
+) -> None:
+    # the schema really describes "mapped": a suggestion without its category is refused
+    table = graded_table(graded, map_to="uk")
+    path = tmp_path / "report.json"
+    write_report(path, header_for(graded, table), table)
+    document = json.loads(path.read_text("utf-8"))
+    del document["rows"][0]["matches"][0]["mapped"]["category"]
+    schema = json.loads((SCHEMAS / "report.schema.json").read_text("utf-8"))
+    with pytest.raises(jsonschema.ValidationError, match="'category' is a required property"):
+        jsonschema.validate(document, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_a_mapped_csv_report_shows_the_original_beside_the_suggestion(
+    tmp_path: Path, graded: Snapshot
+) -> None:
+    crosswalks = load_crosswalks()
+    table = graded_table(graded, map_to="uk", crosswalks=crosswalks)
+    header = header_for(graded, table, mapping=report_mapping(crosswalks, "uk", table))
+    path = tmp_path / "report.csv"
+    write_report(path, header, table)
+    metadata, rows = _read_csv(path)
+
+    assert [row["mapped_categories"] for row in rows] == [
+        "graded-list: ncmec:A1 -> uk:A|B (ncmec-to-uk@1); "
+        "other-list: vics-us:1 -> uk:A|B|C (vics-us-to-uk@1)",
+        "graded-list: ncmec:A1 -> uk:A|B (ncmec-to-uk@1); "
+        "other-list: vics-us:1 -> uk:A|B|C (vics-us-to-uk@1)",
+        "graded-list: vics-us:2 -> uk:review (vics-us-to-uk@1; vics-us 2 has no equivalent in uk)",
+        "graded-list: vics-uk:7 -> uk:A (category-table UK@2026-01)",
+        "graded-list: uk:B -> uk:B (identity)",
+        "",
+        "",
+        "graded-list: ncmec:A1 -> uk:A|B (ncmec-to-uk@1); "
+        "other-list: vics-us:1 -> uk:A|B|C (vics-us-to-uk@1)",
+        "",
+    ]
+    # the source's labels are still in the matches column, untouched
+    assert json.loads(rows[2]["matches"])[0]["labels"] == LABELLED["vics-2"]
+    assert rows[7]["path"] == "'=other.jpg"
+    assert "# map_to: uk" in metadata
+    walk = crosswalks.get("ncmec", "uk")
+    assert walk is not None
+    assert f"# crosswalk: ncmec-to-uk@1 {walk.title} (shipped, sha256 {walk.sha256})" in metadata
+    assert (
+        "# applied: category-table UK@2026-01, identity, ncmec-to-uk@1, vics-us-to-uk@1" in metadata
+    )
+    assert "# count category ncmec:A1: total 3 unique 1" in metadata
+    assert "# count category vics-us:1: total 3 unique 1" in metadata
+    assert "# count mapped uk:A|B: total 3 unique 1" in metadata
+    assert "# count mapped uk:(review): total 1 unique 1" in metadata
+    assert "# count flag victim_identified: total 1 unique 1" in metadata
+    assert metadata[-1] == f"# note: {MAPPING_NOTE}"
+
+
+def test_an_unmapped_csv_report_has_no_mapping_lines(tmp_path: Path, graded: Snapshot) -> None:
+    table = graded_table(graded)
+    path = tmp_path / "report.csv"
+    write_report(path, header_for(graded, table), table)
+    metadata, rows = _read_csv(path)
+    assert not any(line.startswith(("# map_to", "# crosswalk", "# applied")) for line in metadata)
+    assert "# count category ncmec:A1: total 3 unique 1" in metadata
+    assert not any(line.startswith("# count mapped") for line in metadata)
+    assert {row["mapped_categories"] for row in rows} == {""}
