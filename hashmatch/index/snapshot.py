@@ -165,7 +165,11 @@ class Snapshot:
             lists=tuple(SnapshotList.from_json(item) for item in manifest["lists"]),
             index=index,
             path=path,
-            counts={Algorithm(k): int(v) for k, v in manifest["counts"].items()},
+            counts=(
+                {Algorithm(k): int(v) for k, v in manifest["counts"].items()}
+                if "counts" in manifest
+                else {a: index.count(a) for a in Algorithm}  # a delta snapshot: counted here
+            ),
         )
 
     def list_at(self, slot: int) -> SnapshotList:
@@ -191,8 +195,11 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def snapshot_id(lists: Sequence[SnapshotList], *, base: str | None = None) -> str:
-    """The content id of a snapshot built from ``lists`` (as a delta on ``base``, if given).
+def snapshot_id(
+    lists: Sequence[SnapshotList], *, base: str | None = None, deltas: Sequence[str] = ()
+) -> str:
+    """The content id of a snapshot built from ``lists``, or of a delta snapshot: ``lists``
+    as ``deltas`` (the SHA-256 of each delta file, in order) make them from ``base``.
 
     A delta snapshot and a full build of the same versions serve the same digests but are
     different folders, so they get different ids: a full build replaces a delta chain.
@@ -203,6 +210,7 @@ def snapshot_id(lists: Sequence[SnapshotList], *, base: str | None = None) -> st
     }
     if base is not None:
         basis["base"] = base
+        basis["deltas"] = list(deltas)
     return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -326,7 +334,11 @@ class SnapshotStore:
         if len(base_manifest["lists"]) != len(lists):
             raise SnapshotError("a delta snapshot keeps the base's lists and slots")
         full_id = str(base_manifest.get("base") or base_id)
-        new_id = snapshot_id(lists, base=full_id)
+        earlier = base_manifest.get("deltas", [])
+        new_sha256 = _sha256_file(link.path)
+        new_id = snapshot_id(
+            lists, base=full_id, deltas=[*(d["sha256"] for d in earlier), new_sha256]
+        )
         final = self.root / new_id
         if (final / "manifest.json").is_file():
             return new_id
@@ -335,26 +347,27 @@ class SnapshotStore:
         work.mkdir(parents=True)
         try:
             deltas: list[dict[str, Any]] = []
-            for number, delta in enumerate(base_manifest.get("deltas", [])):
+            for number, delta in enumerate(earlier):
                 name = f"delta-{number:04d}.parquet"
                 _link_or_copy(base_path / delta["file"], work / name)
                 deltas.append({**delta, "file": name})
             name = f"delta-{len(deltas):04d}.parquet"
             _link_or_copy(link.path, work / name)
             rows = pq.ParquetFile(work / name).metadata.num_rows
-            deltas.append({"slot": slot, "mode": link.mode.value, "file": name, "rows": rows})
-            full_manifest = _read_manifest(self.root / full_id)
-            index = SortedArrayIndex.open(self.root / full_id, full_manifest["index"])
-            for delta in deltas:
-                _apply_delta(
-                    index, int(delta["slot"]), UpdateMode(delta["mode"]), work / delta["file"]
-                )
+            deltas.append(
+                {
+                    "slot": slot,
+                    "mode": link.mode.value,
+                    "file": name,
+                    "rows": rows,
+                    "sha256": new_sha256,
+                }
+            )
             manifest = {
                 "format": SNAPSHOT_FORMAT,
                 "id": new_id,
                 "built_at": datetime.now(UTC).isoformat(),
                 "lists": [item.to_json() for item in lists],
-                "counts": {a.value: index.count(a) for a in Algorithm},
                 "base": full_id,
                 "deltas": deltas,
             }
@@ -485,7 +498,11 @@ def rows_in(matrix: DigestMatrix, among: DigestMatrix) -> npt.NDArray[np.bool_]:
     """
     if not len(matrix) or not len(among):
         return np.zeros(len(matrix), dtype=bool)
-    candidates = np.isin(leading_words(matrix), leading_words(among))
+    # Binary search into the (small) sorted removal set: no sort of the large side.
+    words = np.sort(leading_words(among))
+    leading = leading_words(matrix)
+    at = np.minimum(np.searchsorted(words, leading), len(words) - 1)
+    candidates: npt.NDArray[np.bool_] = words[at] == leading
     if candidates.any():
         wanted = {row.tobytes() for row in among}
         rows = np.flatnonzero(candidates)
@@ -524,6 +541,14 @@ def _base_of(path: Path) -> str | None:
     except (OSError, ValueError, SnapshotError):
         return None
     return None if base is None else str(base)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

@@ -662,6 +662,10 @@ def _save_sets(path: Path, sets: LabelSetTable) -> None:
         os.fsync(handle.fileno())
 
 
+_DECODED_CACHE = 1 << 16
+"""Label sets kept decoded per opened snapshot (a few hundred bytes each)."""
+
+
 class _ArrowLabelSets(LabelSetTable):
     """Label sets read on demand from a memory-mapped Arrow file; new sets kept in memory.
 
@@ -679,6 +683,7 @@ class _ArrowLabelSets(LabelSetTable):
         self._loaded = False
         self._extra: list[LabelSet] = []
         self._extra_ids: dict[LabelSet, int] = {}
+        self._decoded: dict[int, LabelSet] = {}
 
     def _load(self) -> None:
         if not self._loaded:
@@ -689,8 +694,13 @@ class _ArrowLabelSets(LabelSetTable):
                 self._ids.setdefault(label_set, set_id)
 
     def _decode(self, set_id: int) -> LabelSet:
-        raw = self._table.column("members")[set_id].as_py()
-        return frozenset(Member(slot=m["slot"], labels=m["labels"]) for m in raw)
+        found = self._decoded.get(set_id)
+        if found is None:
+            raw = self._table.column("members")[set_id].as_py()
+            found = frozenset(Member(slot=m["slot"], labels=m["labels"]) for m in raw)
+            if len(self._decoded) < _DECODED_CACHE:
+                self._decoded[set_id] = found
+        return found
 
     def intern(self, label_set: LabelSet) -> int:
         if self._loaded:

@@ -16,7 +16,7 @@ import pytest
 from hashmatch.config import Settings
 from hashmatch.errors import RecordError, StoreError
 from hashmatch.index import SnapshotStore
-from hashmatch.model import Purpose, Verdict
+from hashmatch.model import Purpose, UpdateMode, Verdict
 from hashmatch.service import Service
 
 
@@ -230,3 +230,158 @@ def test_a_size_too_large_for_int64_is_a_warning_not_a_crash(service, tmp_path, 
     assert table.column("verdict").to_pylist() == ["known", "unknown"]
     assert table.column("size").to_pylist() == [None, 21]
     assert "out of range" in table.column("reason")[0].as_py()
+
+
+# -- a real process killed at every stage of an ingest -----------------------------------
+
+FROZEN_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from hashmatch.config import Settings
+    from hashmatch.model import UpdateMode
+    from hashmatch.service import Service
+    import hashmatch.index.snapshot as snapshot_module
+    import hashmatch.ingest.pipeline as pipeline
+    import hashmatch.service as service_module
+
+    home, source, marker, point, mode = sys.argv[1:6]
+    marker = Path(marker)
+
+    def frozen(original):
+        def wrapper(*args, **kwargs):
+            marker.write_text(point)
+            time.sleep(120)
+            return original(*args, **kwargs)
+        return wrapper
+
+    if point == "staging":  # rows written to the staging file, counts not yet taken
+        pipeline._final_counts = frozen(pipeline._final_counts)
+    elif point == "delta-snapshot":  # the delta snapshot half-written beside the serving one
+        snapshot_module._write_durably = frozen(snapshot_module._write_durably)
+    elif point == "after-commit":  # the catalog committed, the snapshot not yet published
+        service_module.Service._publish = frozen(service_module.Service._publish)
+    with Service(Settings(home=Path(home), operator="child")) as service:
+        service.ingest("l", Path(source), mode=UpdateMode(mode))
+    """
+)
+
+
+def _kill_child_at(home: Path, source: Path, marker: Path, point: str, mode: str) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", FROZEN_CHILD, str(home), str(source), str(marker), point, mode],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+            assert time.monotonic() < deadline, f"the child never reached {point}"
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize(
+    ("point", "mode", "committed"),
+    [
+        ("staging", "replace", False),
+        ("staging", "add", False),
+        ("delta-snapshot", "add", False),
+        ("delta-snapshot", "remove", False),
+        ("after-commit", "add", True),
+        ("after-commit", "replace", True),
+    ],
+)
+def test_an_ingest_killed_at_any_stage_commits_all_or_nothing(
+    service, tmp_path, point: str, mode: str, committed: bool
+) -> None:
+    service.ingest("l", md5sum_file(tmp_path / "v1.md5sum", ["synthetic-a", "synthetic-b"]))
+    serving = service.snapshots.current_id()
+    names = ["synthetic-b"] if mode == "remove" else ["synthetic-c"]
+    source = md5sum_file(tmp_path / "v2.md5sum", names)
+    _kill_child_at(service.home, source, tmp_path / "marker", point, mode)
+    probe = ["synthetic-a", "synthetic-b", "synthetic-c"]
+    before = ["known", "known", "unknown"]
+    after = {
+        "replace": ["unknown", "unknown", "known"],
+        "add": ["known", "known", "known"],
+        "remove": ["known", "unknown", "unknown"],
+    }[mode]
+    assert service.snapshots.current_id() == serving  # what served never changed under us
+    with Service(Settings(home=service.home, operator="after")) as fresh:
+        numbers = [v.number for v in fresh.versions("l")]
+        assert numbers == ([1, 2] if committed else [1])
+        # Nothing half-committed: the version is wholly there (and now serves) or absent.
+        assert verdicts(fresh, tmp_path, probe) == (after if committed else before)
+        # A re-run succeeds, sweeps the leftovers, and serves the update.
+        again = fresh.ingest("l", source, mode=UpdateMode(mode))
+        assert again.number == numbers[-1] + 1
+        assert leftovers(fresh.home) == []
+        assert verdicts(fresh, tmp_path, probe) == after
+        entry_files = {fresh.home / v.entry_file for v in fresh.versions("l")}
+        assert set((fresh.home / "lists" / "l").glob("*.parquet")) == entry_files
+
+
+KILLED_ANYWHERE = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from hashmatch.config import Settings
+    from hashmatch.model import UpdateMode
+    from hashmatch.service import Service
+
+    home, source, mode = sys.argv[1:4]
+    Path(home, "started").write_text("")
+    with Service(Settings(home=Path(home), operator="child")) as service:
+        service.ingest("l", Path(source), mode=UpdateMode(mode))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["replace", "add"])
+def test_an_ingest_killed_at_random_moments_never_serves_half_an_update(
+    service, tmp_path, mode: str
+) -> None:
+    import random
+
+    rng = random.Random(20261122)
+    base = [f"synthetic-{i}" for i in range(3)]
+    service.ingest("l", md5sum_file(tmp_path / "v1.md5sum", base))
+    update = [f"synthetic-u{i}" for i in range(40_000)]
+    source = md5sum_file(tmp_path / "v2.md5sum", update)
+    probe = [base[0], update[0], update[-1]]
+    after = {"replace": ["unknown", "known", "known"], "add": ["known", "known", "known"]}[mode]
+    outcomes = []
+    for _ in range(6):
+        count = len(service.versions("l"))
+        started = service.home / "started"
+        started.unlink(missing_ok=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILLED_ANYWHERE, str(service.home), str(source), mode],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        while not started.exists() and child.poll() is None:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 2.0))
+        child.kill()
+        child.wait(timeout=30)
+        with Service(Settings(home=service.home, operator="after")) as fresh:
+            committed = len(fresh.versions("l")) == count + 1
+            assert len(fresh.versions("l")) in (count, count + 1)
+            outcomes.append(committed)
+            before = ["known", "unknown", "unknown"]
+            assert verdicts(fresh, tmp_path, probe) == (after if committed else before)
+            if committed:
+                fresh.rollback("l", 1)  # back to the base content for the next round
+    with Service(Settings(home=service.home, operator="after")) as fresh:
+        fresh.ingest("l", source, mode=UpdateMode(mode))
+        assert leftovers(fresh.home) == []
+        assert verdicts(fresh, tmp_path, probe) == after

@@ -10,11 +10,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from hashmatch.digests import Algorithm
 from hashmatch.errors import NotFound, SnapshotError
-from hashmatch.index import ChainLink, Snapshot, SnapshotList, SnapshotSource, SnapshotStore
-from hashmatch.model import Purpose
+from hashmatch.index import (
+    MISS,
+    ChainLink,
+    Snapshot,
+    SnapshotList,
+    SnapshotSource,
+    SnapshotStore,
+    as_digest_matrix,
+)
+from hashmatch.index.snapshot import rows_in
+from hashmatch.model import Purpose, UpdateMode
 from hashmatch.records import ENTRY_SCHEMA
 
 
@@ -133,3 +144,48 @@ def test_unreadable_entries_fail_the_build_and_leave_nothing(tmp_path: Path) -> 
     with pytest.raises(SnapshotError, match="cannot read"):
         store.build([broken])
     assert list(store.root.iterdir()) == []
+
+
+@given(
+    st.lists(st.binary(min_size=16, max_size=16), max_size=40),
+    st.lists(st.binary(min_size=16, max_size=16), max_size=40),
+)
+@example([b"\x00" * 8 + b"a" * 8], [b"\x00" * 8 + b"b" * 8])  # same leading word, other key
+def test_rows_in_agrees_with_a_python_set(left: list[bytes], right: list[bytes]) -> None:
+    left = left + right[: len(right) // 2]
+    matrix = as_digest_matrix(left, Algorithm.MD5) if left else np.empty((0, 16), np.uint8)
+    among = as_digest_matrix(right, Algorithm.MD5) if right else np.empty((0, 16), np.uint8)
+    assert rows_in(matrix, among).tolist() == [row in set(right) for row in left]
+
+
+def test_a_delta_snapshot_serves_the_change_and_keeps_its_base(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path / "s")
+    keys = digests(6, 7)
+    full = store.build([source(tmp_path, 0, "a", "va", keys)])
+    store.publish(full)
+    added = tmp_path / "added.parquet"
+    entries(added, keys[:0] + digests(2, 8), [None, '{"category":"B"}'])
+    removed = tmp_path / "removed.parquet"
+    entries(removed, keys[:2], [None, None])
+    base_lists = list(store.describe(full)[0])
+    step1 = store.build_delta(
+        full, base_lists, slot=0, link=ChainLink(path=added, mode=UpdateMode.ADD)
+    )
+    step2 = store.build_delta(
+        step1, base_lists, slot=0, link=ChainLink(path=removed, mode=UpdateMode.REMOVE)
+    )
+    store.publish(step2)
+    snapshot = store.open_current()
+    assert snapshot is not None
+    assert snapshot.base_id == full  # one hop back to the full build, never a chain
+    assert snapshot.delta_rows == 4
+    found = snapshot.index.lookup_batch(
+        Algorithm.MD5, as_digest_matrix(keys + digests(2, 8), Algorithm.MD5)
+    )
+    assert (found != MISS).tolist() == [False, False, True, True, True, True, True, True]
+    assert snapshot.counts[Algorithm.MD5] == 6
+    store.cleanup(keep=1)
+    assert full in store.ids()  # the serving delta snapshot needs its base
+    assert step1 not in store.ids()
+    with pytest.raises(SnapshotError, match="add or remove"):
+        store.build_delta(full, base_lists, slot=0, link=ChainLink(path=added))
