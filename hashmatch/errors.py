@@ -9,6 +9,8 @@ The tree::
     │   ├── RecordError               a record of a recognised file is malformed (``--strict``)
     │   ├── ConfigurationError        a setting or an option is invalid
     │   └── VettingError              a list file was refused (signature, checksum, bundle)
+    │       ├── SignatureError        no trusted signature, or a checksum that disagrees
+    │       └── BundleError           a bundle is malformed, or not what its manifest pins
     ├── NotFound                      a named list, version, run or snapshot does not exist
     ├── Conflict                      the thing exists already (a list name, say)
     ├── AdapterRegistryError          two adapters claim one name, or an adapter is broken
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 __all__ = [
     "AdapterRegistryError",
+    "BundleError",
     "ConfigurationError",
     "Conflict",
     "DigestError",
@@ -33,6 +36,7 @@ __all__ = [
     "InputError",
     "NotFound",
     "RecordError",
+    "SignatureError",
     "SnapshotError",
     "StoreError",
     "UnsupportedFormat",
@@ -91,6 +95,14 @@ class VettingError(InputError):
     """A list file failed vetting: refused, and nothing of it was committed."""
 
     http_status = 422
+
+
+class SignatureError(VettingError):
+    """A file lacks the trusted signature its list requires, or its checksum disagrees."""
+
+
+class BundleError(VettingError):
+    """A bundle is malformed, or its entries are not the ones its manifest describes."""
 
 
 class NotFound(HashmatchError):

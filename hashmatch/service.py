@@ -33,9 +33,10 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
@@ -43,18 +44,30 @@ import pyarrow as pa
 from hashmatch._version import __version__
 from hashmatch.adapter import FormatAdapter, ReadContext, Role
 from hashmatch.config import Settings
+from hashmatch.crosswalk import load_crosswalks
 from hashmatch.digests import Algorithm
-from hashmatch.errors import ConfigurationError, InputError, NotFound
-from hashmatch.index import Snapshot, SnapshotList, SnapshotSource, SnapshotStore
+from hashmatch.errors import ConfigurationError, Conflict, InputError, NotFound
+from hashmatch.index import ChainLink, Snapshot, SnapshotList, SnapshotSource, SnapshotStore
 from hashmatch.ingest.pipeline import HashingReader, choose_adapter, read_records, stage_list_file
+from hashmatch.ingest.versions import (
+    ListDiff,
+    chain_of,
+    content_loaded_at,
+    diff_versions,
+    entries_of,
+)
+from hashmatch.ingest.vetting import vet_source
 from hashmatch.match.matcher import VERDICT_SCHEMA, Matcher
 from hashmatch.model import (
     ListInfo,
+    ListPolicy,
     ListVersionInfo,
     Purpose,
     RecordWarning,
     RunInfo,
     RunInput,
+    TrustedKey,
+    UpdateMode,
     Verdict,
 )
 from hashmatch.registry import AdapterRegistry, default_registry
@@ -68,8 +81,10 @@ from hashmatch.reports import (
     count_verdicts,
     report_format,
     report_lists,
+    report_mapping,
     write_report,
 )
+from hashmatch.signing import key_id, load_public_key
 from hashmatch.store import Catalog, VerdictRecord, open_catalog
 
 __all__ = ["CheckResult", "Progress", "Service", "installed_formats"]
@@ -105,6 +120,9 @@ class CheckResult:
     header: ReportHeader
     verdicts: pa.Table
     report_path: Path | None
+    warnings: tuple[str, ...] = ()
+    """Things the examiner should know about the lists used (a list older than its policy
+    allows, say); also in the report."""
 
 
 class Service:
@@ -189,40 +207,58 @@ class Service:
         *,
         fmt: str | None = None,
         strict: bool = False,
+        mode: UpdateMode = UpdateMode.REPLACE,
         progress: Progress = _QUIET,
     ) -> ListVersionInfo:
         """Load ``path`` as a new version of ``list_name`` and make it serve.
 
-        Raises NotFound for an unknown list, InputError subclasses for a file that cannot
-        be read (``file:line: reason``), IngestError when nothing usable is in it. On any
-        failure the previous version keeps serving and nothing new is left behind.
+        ``mode`` ``replace`` loads the whole list; ``add`` and ``remove`` load a delta on
+        top of the serving version (its entries are added, or its digests taken out). A
+        delta is served through the snapshot's overlay without a full rebuild while the
+        overlay stays under ``overlay_limit`` rows. ``path`` may be a list file in any
+        installed format, or a hashmatch bundle folder.
+
+        The source is vetted first: a signature beside it (``<file>.sig``, or a signed
+        ``SHA256SUMS`` listing it) is checked against the list's trusted keys, and a
+        checksum file beside it must agree. Raises NotFound for an unknown list,
+        VettingError when vetting refuses the file, InputError subclasses for a file that
+        cannot be read (``file:line: reason``), IngestError when nothing usable is in it.
+        On any failure the previous version keeps serving and nothing new is left behind.
         """
+        if mode is UpdateMode.ROLLBACK:
+            raise InputError("a rollback loads no file: use rollback()")
         listed = self.catalog.get_list(list_name)
-        if not path.is_file():
+        if not path.exists():
             raise InputError("no such file", source=str(path))
-        size = path.stat().st_size
         list_dir = self.home / "lists" / list_name
         with self._lock():
             self._sweep(list_dir)
+            previous = self._active_version(list_name)
+            if mode is UpdateMode.REMOVE and previous is None:
+                raise InputError(f"list {list_name!r} has no version to remove entries from")
+            source = vet_source(path, listed, self.catalog.trusted_keys(list_name))
+            size = source.entries_path.stat().st_size
             staged = stage_list_file(
-                path,
+                source.entries_path,
                 staging_dir=list_dir,
                 registry=self.registry,
-                fmt=fmt,
+                fmt=source.fmt or fmt,
                 strict=strict,
                 batch_size=self.settings.batch_size,
                 progress=lambda done: progress.bytes_read(path.name, done, size),
+                options=self._adapter_options(),
             )
             version_id = uuid.uuid4().hex
             final = list_dir / f"{version_id}.parquet"
             try:
+                vetting = source.finish(staged.source_sha256)
                 os.replace(staged.path, final)
                 version = ListVersionInfo(
                     list_name=list_name,
                     number=self.catalog.next_version_number(list_name),
                     version_id=version_id,
                     purpose=listed.purpose,
-                    source_name=staged.source_name,
+                    source_name=source.name,
                     source_sha256=staged.source_sha256,
                     adapter=staged.adapter,
                     adapter_version=staged.adapter_version,
@@ -233,10 +269,16 @@ class Service:
                     warning_count=staged.warning_count,
                     entry_file=final.relative_to(self.home).as_posix(),
                     active=True,
+                    mode=mode,
+                    base_version_id=(
+                        previous.version_id
+                        if previous is not None and mode is not UpdateMode.REPLACE
+                        else None
+                    ),
+                    vetting=vetting,
                 )
-                active = [v for v in self.catalog.active_versions() if v.list_name != list_name]
                 progress.stage("building the snapshot")
-                snapshot_id, versions = self._build([*active, version])
+                snapshot_id, versions = self._build_with(version, final)
                 self.catalog.add_version(version, activate=True)
                 self._record(snapshot_id, versions)
             except BaseException:
@@ -245,6 +287,195 @@ class Service:
                 raise
             self._publish(snapshot_id)
         return version
+
+    def rollback(
+        self, list_name: str, number: int, *, progress: Progress = _QUIET
+    ) -> ListVersionInfo:
+        """Serve again what version ``number`` of the list held, as a new version.
+
+        History is never rewritten: the rollback is recorded as the list's next version,
+        which names the version it restores. Conflict if that version already serves.
+        """
+        with self._lock():
+            versions = self.catalog.versions(list_name)
+            target = next((v for v in versions if v.number == number), None)
+            if target is None:
+                raise NotFound(f"list {list_name!r} has no version {number}")
+            if target.active:
+                raise Conflict(f"version {number} of list {list_name!r} is already serving")
+            version = dataclasses.replace(
+                target,
+                number=self.catalog.next_version_number(list_name),
+                version_id=uuid.uuid4().hex,
+                loaded_by=self.settings.operator,
+                loaded_at=datetime.now(UTC),
+                warnings=(),
+                warning_count=0,
+                active=True,
+                mode=UpdateMode.ROLLBACK,
+                base_version_id=target.version_id,
+            )
+            active = [v for v in self.catalog.active_versions() if v.list_name != list_name]
+            progress.stage("building the snapshot")
+            snapshot_id, ordered = self._build([*active, version])
+            self.catalog.add_version(version, activate=True)
+            self._record(snapshot_id, ordered)
+            self._publish(snapshot_id)
+        return version
+
+    def diff(self, list_name: str, old: int, new: int) -> ListDiff:
+        """Compare two versions of a list digest by digest (any two, in either order)."""
+        by_number = {v.number: v for v in self.versions(list_name)}
+        for number in (old, new):
+            if number not in by_number:
+                raise NotFound(f"list {list_name!r} has no version {number}")
+        return diff_versions(by_number[old], by_number[new], self.catalog.get_version, self.home)
+
+    def set_policy(
+        self,
+        list_name: str,
+        *,
+        require_signature: bool | None = None,
+        max_age_days: int | Literal["unset"] | None = "unset",
+    ) -> ListInfo:
+        """Change what the list demands: a trusted signature, a maximum age (None: no limit).
+
+        Requiring a signature needs at least one trusted key.
+        """
+        current = self.catalog.get_list(list_name).policy
+        policy = ListPolicy(
+            require_signature=(
+                current.require_signature if require_signature is None else require_signature
+            ),
+            max_age_days=current.max_age_days if max_age_days == "unset" else max_age_days,
+        )
+        if policy.max_age_days is not None and policy.max_age_days < 1:
+            raise InputError("a maximum age is at least one day")
+        if policy.require_signature and not self.catalog.trusted_keys(list_name):
+            raise InputError(
+                f"list {list_name!r} trusts no publisher key yet: add one with "
+                "'hashmatch lists trust' before requiring signatures"
+            )
+        return self.catalog.set_policy(list_name, policy)
+
+    def trust_key(self, list_name: str, public_key: Path, publisher: str) -> TrustedKey:
+        """Trust a publisher's Ed25519 public key (a PEM file) to sign the list's files."""
+        self.catalog.get_list(list_name)
+        if not publisher.strip():
+            raise InputError("a publisher name is required")
+        if not public_key.is_file():
+            raise InputError("no such file", source=str(public_key))
+        key = load_public_key(public_key)
+        pem = public_key.read_bytes()
+        trusted = TrustedKey(
+            key_id=key_id(key),
+            publisher=publisher.strip(),
+            public_key=pem.decode("ascii").strip() + "\n",
+            added_by=self.settings.operator,
+            added_at=datetime.now(UTC),
+        )
+        self.catalog.add_trusted_key(list_name, trusted)
+        return trusted
+
+    def untrust_key(self, list_name: str, key: str) -> None:
+        """Stop trusting a key (by its id). A list that requires signatures keeps one key."""
+        listed = self.catalog.get_list(list_name)
+        keys = self.catalog.trusted_keys(list_name)
+        if listed.policy.require_signature and [k.key_id for k in keys] == [key]:
+            raise InputError(
+                f"list {list_name!r} requires signatures and {key} is its only trusted key: "
+                "trust another key first, or stop requiring signatures"
+            )
+        self.catalog.remove_trusted_key(list_name, key)
+
+    def trusted_keys(self, list_name: str) -> list[TrustedKey]:
+        """The publisher keys the list trusts."""
+        return self.catalog.trusted_keys(list_name)
+
+    def _active_version(self, list_name: str) -> ListVersionInfo | None:
+        found = [v for v in self.catalog.versions(list_name) if v.active]
+        return found[0] if found else None
+
+    def _adapter_options(self) -> dict[str, str]:
+        tables = self.settings.category_tables
+        return {} if tables is None else {"category_tables": str(tables)}
+
+    def _build_with(
+        self, version: ListVersionInfo, entries: Path
+    ) -> tuple[str, list[ListVersionInfo]]:
+        """Build the snapshot that serves ``version`` in place of its list's active version.
+
+        A delta on the serving snapshot's own version of the list becomes a delta snapshot
+        (no full rebuild) while the overlay stays under ``overlay_limit`` rows; anything
+        else is a full build beside the serving snapshot.
+        """
+        others = [v for v in self.catalog.active_versions() if v.list_name != version.list_name]
+        ordered = sorted([*others, version], key=lambda v: v.list_name)
+        delta = self._delta_base(version, ordered)
+        if delta is not None:
+            base_id, lists, slot = delta
+            snapshot_id = self.snapshots.build_delta(
+                base_id, lists, slot=slot, link=ChainLink(path=entries, mode=version.mode)
+            )
+            return snapshot_id, ordered
+        lookup = self._lookup_with(version)
+        return self.snapshots.build(self._sources(ordered, lookup)), ordered
+
+    def _delta_base(
+        self, version: ListVersionInfo, ordered: Sequence[ListVersionInfo]
+    ) -> tuple[str, list[SnapshotList], int] | None:
+        if version.mode not in (UpdateMode.ADD, UpdateMode.REMOVE):
+            return None
+        current = self.snapshots.current_id()
+        if current is None or version.base_version_id is None:
+            return None
+        served, delta_rows = self.snapshots.describe(current)
+        wanted = [v.version_id if v is not version else version.base_version_id for v in ordered]
+        if [item.version_id for item in served] != wanted:
+            return None
+        if delta_rows + version.counts.entries > self.settings.overlay_limit:
+            return None
+        lookup = self._lookup_with(version)
+        slot = next(i for i, v in enumerate(ordered) if v is version)
+        lists = list(served)
+        lists[slot] = self._snapshot_list(slot, version, lookup)
+        return current, lists, slot
+
+    def _lookup_with(self, *versions: ListVersionInfo) -> Callable[[str], ListVersionInfo]:
+        """``catalog.get_version`` that also knows ``versions`` (maybe not yet stored)."""
+        pending = {v.version_id: v for v in versions}
+
+        def lookup(version_id: str) -> ListVersionInfo:
+            found = pending.get(version_id)
+            return found if found is not None else self.catalog.get_version(version_id)
+
+        return lookup
+
+    def _snapshot_list(
+        self, slot: int, v: ListVersionInfo, lookup: Callable[[str], ListVersionInfo]
+    ) -> SnapshotList:
+        return SnapshotList(
+            slot=slot,
+            name=v.list_name,
+            version=v.number,
+            version_id=v.version_id,
+            purpose=v.purpose,
+            source_name=v.source_name,
+            source_sha256=v.source_sha256,
+            loaded_at=v.loaded_at,
+            entries=entries_of(v, lookup),
+        )
+
+    def _sources(
+        self, ordered: Sequence[ListVersionInfo], lookup: Callable[[str], ListVersionInfo]
+    ) -> list[SnapshotSource]:
+        return [
+            SnapshotSource(
+                list=self._snapshot_list(slot, v, lookup),
+                chain=chain_of(v, lookup, self.home),
+            )
+            for slot, v in enumerate(ordered)
+        ]
 
     def _sweep(self, list_dir: Path) -> None:
         """Remove what an ingest killed part-way left in a list folder (lock held).
@@ -296,24 +527,8 @@ class Service:
     def _build(self, versions: Sequence[ListVersionInfo]) -> tuple[str, list[ListVersionInfo]]:
         """Build (not publish) a snapshot of ``versions``; returns its id and the slot order."""
         ordered = sorted(versions, key=lambda v: v.list_name)
-        sources = [
-            SnapshotSource(
-                list=SnapshotList(
-                    slot=slot,
-                    name=v.list_name,
-                    version=v.number,
-                    version_id=v.version_id,
-                    purpose=v.purpose,
-                    source_name=v.source_name,
-                    source_sha256=v.source_sha256,
-                    loaded_at=v.loaded_at,
-                    entries=v.counts.entries,
-                ),
-                entries_path=self.home / v.entry_file,
-            )
-            for slot, v in enumerate(ordered)
-        ]
-        return self.snapshots.build(sources), ordered
+        lookup = self._lookup_with(*ordered)
+        return self.snapshots.build(self._sources(ordered, lookup)), ordered
 
     def _record(self, snapshot_id: str, versions: Sequence[ListVersionInfo]) -> None:
         self.catalog.record_snapshot(
@@ -338,6 +553,8 @@ class Service:
         report: Path | None = None,
         operator: str | None = None,
         strict: bool = False,
+        map_to: str | None = None,
+        crosswalks: Sequence[Path] = (),
         progress: Progress = _QUIET,
     ) -> CheckResult:
         """Match every row of ``manifests`` against the serving snapshot.
@@ -345,6 +562,9 @@ class Service:
         Every row gets one verdict, in input order; a row the adapter could not read
         becomes ``invalid`` with its reason (or fails the run under ``strict``). The run
         and its verdicts go to the store; the report, if asked for, to ``report``.
+
+        ``map_to`` adds to each match a category in that scheme as a crosswalk suggests
+        it (the shipped ones, and ``crosswalks`` files over them), beside the original.
         """
         if not manifests:
             raise InputError("no manifest given")
@@ -355,6 +575,9 @@ class Service:
         for path in manifests:
             if not path.is_file():
                 raise InputError("no such file", source=str(path))
+        walks = load_crosswalks(crosswalks) if (map_to or crosswalks) else None
+        if map_to and walks is not None:
+            walks.require_target(map_to)
         adapters = [choose_adapter(self.registry, p, fmt, Role.MANIFEST) for p in manifests]
         snapshot = self.snapshot(progress=progress)
         if snapshot is None:
@@ -362,8 +585,9 @@ class Service:
                 "no list has been loaded yet: add one with 'hashmatch lists add' and load it "
                 "with 'hashmatch ingest'"
             )
-        matcher = Matcher(snapshot)
+        matcher = Matcher(snapshot, map_to=map_to, crosswalks=walks)
         started = datetime.now(UTC)
+        warnings = self.stale_lists(snapshot, now=started)
         run = RunInfo(
             run_id=uuid.uuid4().hex,
             case_ref=case_ref,
@@ -383,6 +607,8 @@ class Service:
                 strict=strict,
                 batch_size=self.settings.batch_size,
                 keep_warnings=2**62,
+                path=path,
+                options=self._adapter_options(),
             )
             read: list[pa.RecordBatch] = []
             with open(path, "rb") as raw:
@@ -428,15 +654,50 @@ class Service:
                     ReportInput(name=i.name, sha256=i.sha256, format=i.format, rows=i.rows)
                     for i in inputs
                 ],
-                lists=report_lists(snapshot.lists),
+                lists=report_lists(
+                    snapshot.lists,
+                    {
+                        i.version_id: self.catalog.get_version(i.version_id).vetting
+                        for i in snapshot.lists
+                    },
+                ),
             ),
             statement=list(STATEMENT),
             counts=counts,
+            mapping=(
+                report_mapping(walks, map_to, table) if map_to and walks is not None else None
+            ),
+            warnings=list(warnings),
         )
         if report is not None:
             progress.stage("writing the report")
             write_report(report, header, table)
-        return CheckResult(run=run, header=header, verdicts=table, report_path=report)
+        return CheckResult(
+            run=run, header=header, verdicts=table, report_path=report, warnings=warnings
+        )
+
+    def stale_lists(self, snapshot: Snapshot, *, now: datetime) -> tuple[str, ...]:
+        """A warning for each list in ``snapshot`` older than its policy's maximum age.
+
+        Age is counted from when the newest file behind the serving version was loaded
+        (a rollback does not make old content young).
+        """
+        warnings = []
+        policies = {info.name: info.policy for info in self.catalog.lists()}
+        for item in snapshot.lists:
+            limit = policies.get(item.name, ListPolicy()).max_age_days
+            if limit is None:
+                continue
+            version = self.catalog.get_version(item.version_id)
+            loaded = content_loaded_at(version, self.catalog.get_version)
+            age = now - loaded
+            if age > timedelta(days=limit):
+                warnings.append(
+                    f"list {item.name} version {item.version} is stale: its content was loaded "
+                    f"{age.days} days ago ({loaded:%Y-%m-%d}), and its policy allows {limit}; "
+                    "load a current release"
+                )
+        return tuple(warnings)
 
     def _store_verdicts(self, run_id: str, table: pa.Table) -> None:
         keep_paths = self.settings.record_paths

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Literal, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -38,8 +38,9 @@ from hashmatch.errors import (
     NotFound,
     SnapshotError,
     StoreError,
+    VettingError,
 )
-from hashmatch.model import ListVersionInfo, Purpose
+from hashmatch.model import ListVersionInfo, Purpose, UpdateMode
 
 if TYPE_CHECKING:
     from hashmatch.config import Settings
@@ -75,11 +76,15 @@ class ExitCode(enum.IntEnum):
     """A snapshot could not be built, opened or published."""
     STORE = 7
     """The catalog or verdict store failed."""
+    VETTING = 8
+    """A list file was refused: unsigned where a signature is required, signed by an
+    untrusted key, a bad signature, or a checksum that does not match."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C; nothing half-done was committed."""
 
 
 _EXIT_CODES: tuple[tuple[type[HashmatchError], ExitCode], ...] = (
+    (VettingError, ExitCode.VETTING),
     (InputError, ExitCode.INPUT),
     (NotFound, ExitCode.NOT_FOUND),
     (Conflict, ExitCode.CONFLICT),
@@ -112,7 +117,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
-lists_app = typer.Typer(help="Create lists and see their versions.", no_args_is_help=True)
+lists_app = typer.Typer(
+    help="Create lists, see and compare their versions, roll back, set policies and trust keys.",
+    no_args_is_help=True,
+)
 snapshot_app = typer.Typer(help="See or rebuild the lookup snapshot.", no_args_is_help=True)
 app.add_typer(lists_app, name="lists")
 app.add_typer(snapshot_app, name="snapshot")
@@ -255,15 +263,31 @@ def lists_list() -> None:
 @lists_app.command("show")
 @handled
 def lists_show(name: Annotated[str, typer.Argument(help="The list.")]) -> None:
-    """Show a list's versions: source digest, counts, warnings, who loaded it and when."""
+    """Show a list's policy, trusted keys and versions (counts, warnings, who and when)."""
     with _service() as service:
+        info = service.catalog.get_list(name)
+        keys = service.trusted_keys(name)
         versions = service.versions(name)
+    policy = info.policy
+    out.print(
+        f"[bold]{escape(info.name)}[/] ({info.purpose.value}): "
+        + ("requires a trusted signature" if policy.require_signature else "signature optional")
+        + ", "
+        + (
+            "no maximum age"
+            if policy.max_age_days is None
+            else f"stale after {policy.max_age_days} days"
+        )
+    )
+    for key in keys:
+        out.print(f"  trusts {key.key_id} ({escape(key.publisher)}), added by {key.added_by}")
     if not versions:
         out.print(f"list {name} has no versions yet: load one with 'hashmatch ingest {name} FILE'")
         return
     table = Table(
         "version",
         "serving",
+        "mode",
         "source",
         "source sha256",
         "entries",
@@ -278,6 +302,7 @@ def lists_show(name: Annotated[str, typer.Argument(help="The list.")]) -> None:
         table.add_row(
             str(v.number),
             "yes" if v.active else "",
+            _mode_text(v, versions),
             v.source_name,
             v.source_sha256[:16] + "...",
             str(v.counts.entries),
@@ -291,6 +316,191 @@ def lists_show(name: Annotated[str, typer.Argument(help="The list.")]) -> None:
     out.print(table)
 
 
+def _mode_text(version: ListVersionInfo, versions: list[ListVersionInfo]) -> str:
+    """``replace``, ``add to v2``, ``rollback to v1``..."""
+    if version.base_version_id is None:
+        return version.mode.value
+    numbers = {v.version_id: v.number for v in versions}
+    base = numbers.get(version.base_version_id)
+    word = {UpdateMode.ADD: "add to", UpdateMode.REMOVE: "remove from"}.get(
+        version.mode, f"{version.mode.value} to"
+    )
+    return f"{word} v{base}" if base is not None else version.mode.value
+
+
+@lists_app.command("history")
+@handled
+def lists_history(name: Annotated[str, typer.Argument(help="The list.")]) -> None:
+    """Show every version of a list, oldest first: how it was made, from what, vetted how.
+
+    Each line is one immutable version: a full load ('replace'), a delta ('add to vN',
+    'remove from vN') or a 'rollback to vN'. The source's SHA-256, its signature and
+    checksum status, the adapter and who loaded it when are what a report cites.
+    """
+    with _service() as service:
+        versions = service.versions(name)
+    if not versions:
+        out.print(f"list {name} has no versions yet: load one with 'hashmatch ingest {name} FILE'")
+        return
+    for v in versions:
+        marker = "[bold green]serving[/]" if v.active else ""
+        out.print(
+            f"[bold]v{v.number}[/] {_mode_text(v, versions)} {marker}\n"
+            f"  loaded {v.loaded_at:%Y-%m-%d %H:%M:%S} UTC by {escape(v.loaded_by)}\n"
+            f"  source {escape(v.source_name)} sha256 {v.source_sha256}\n"
+            f"  read as {v.adapter} {v.adapter_version}: {v.counts.entries} entries, "
+            f"{v.warning_count} warnings\n"
+            f"  signature {v.vetting.signature}"
+            + (f" by {escape(v.vetting.signed_by)}" if v.vetting.signed_by else "")
+            + (
+                f"; checksum {v.vetting.checksum} ({escape(v.vetting.checksum_file or '')})"
+                if v.vetting.checksum
+                else ""
+            ),
+            highlight=False,
+        )
+
+
+@lists_app.command("rollback")
+@handled
+def lists_rollback(
+    name: Annotated[str, typer.Argument(help="The list.")],
+    version: Annotated[int, typer.Argument(help="The version number to serve again.")],
+) -> None:
+    """Serve again what an earlier version held.
+
+    The rollback is recorded as a new version that names the one it restores: history
+    is never rewritten, and rolling forward again is another rollback.
+
+    Example: hashmatch lists rollback caid 3
+    """
+    with _service() as service, _progress() as progress:
+        made = service.rollback(name, version, progress=progress)
+    out.print(
+        f"[bold]{made.list_name}[/] version {made.number} now serving: "
+        f"the content of version {version}"
+    )
+
+
+@lists_app.command("diff")
+@handled
+def lists_diff(
+    name: Annotated[str, typer.Argument(help="The list.")],
+    old: Annotated[int, typer.Argument(help="The earlier version number.")],
+    new: Annotated[int, typer.Argument(help="The later version number.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write every change to this CSV file."),
+    ] = None,
+    show: Annotated[int, typer.Option("--show", help="Changes to print.", min=0)] = 20,
+) -> None:
+    """Compare two versions of a list: digests added, removed and relabelled.
+
+    Labels are compared as the sources gave them; a digest whose labels differ between
+    the versions is 'relabelled'.
+
+    Example: hashmatch lists diff caid 3 4 --output caid-3-4.csv
+    """
+    with _service() as service:
+        diff = service.diff(name, old, new)
+    table = Table("algorithm", "added", "removed", "relabelled", title=f"{name}: v{old} -> v{new}")
+    for algorithm, counts in diff.counts.items():
+        table.add_row(
+            algorithm, str(counts["added"]), str(counts["removed"]), str(counts["relabelled"])
+        )
+    out.print(table)
+    for row in diff.changes.slice(0, show).to_pylist():
+        out.print(
+            f"  {row['change']:<10} {row['algorithm']:<6} {row['digest']}  "
+            f"{escape(row['labels_before'] or '-')} -> {escape(row['labels_after'] or '-')}",
+            highlight=False,
+        )
+    if diff.changes.num_rows > show:
+        out.print(f"  ... {diff.changes.num_rows - show} more")
+    if output is not None:
+        from hashmatch.ingest.versions import write_changes
+
+        write_changes(diff, output)
+        out.print(f"changes: {escape(str(output))}", highlight=False)
+
+
+@lists_app.command("policy")
+@handled
+def lists_policy(
+    name: Annotated[str, typer.Argument(help="The list.")],
+    require_signature: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-signature/--no-require-signature",
+            help="Refuse any file not signed by a key the list trusts ('lists trust').",
+            show_default=False,
+        ),
+    ] = None,
+    max_age: Annotated[
+        int | None,
+        typer.Option(
+            "--max-age",
+            help="Days the serving version may age before 'check' warns that it is stale.",
+            min=1,
+        ),
+    ] = None,
+    no_max_age: Annotated[
+        bool, typer.Option("--no-max-age", help="Never warn about the list's age.")
+    ] = False,
+) -> None:
+    """Set what a list demands of its files, and how old it may grow.
+
+    Example: hashmatch lists policy caid --require-signature --max-age 90
+    """
+    if max_age is not None and no_max_age:
+        raise InputError("give --max-age or --no-max-age, not both")
+    with _service() as service:
+        age: int | Literal["unset"] | None = None if no_max_age else (max_age or "unset")
+        info = service.set_policy(name, require_signature=require_signature, max_age_days=age)
+    policy = info.policy
+    out.print(
+        f"[bold]{escape(info.name)}[/]: "
+        + ("requires a trusted signature" if policy.require_signature else "signature optional")
+        + ", "
+        + (
+            "no maximum age"
+            if policy.max_age_days is None
+            else f"stale after {policy.max_age_days} days"
+        )
+    )
+
+
+@lists_app.command("trust")
+@handled
+def lists_trust(
+    name: Annotated[str, typer.Argument(help="The list.")],
+    public_key: Annotated[Path, typer.Argument(help="The publisher's public key (.pub, PEM).")],
+    publisher: Annotated[str, typer.Option("--publisher", help="Who the key belongs to.")],
+) -> None:
+    """Trust a publisher's Ed25519 key to sign the list's files and bundles.
+
+    Get the .pub file from the publisher through a channel you trust, and compare its key
+    id with the one they state.
+
+    Example: hashmatch lists trust caid national-unit.pub --publisher "National Unit"
+    """
+    with _service() as service:
+        key = service.trust_key(name, public_key, publisher)
+    out.print(f"list {escape(name)} trusts {key.key_id} ({escape(key.publisher)})")
+
+
+@lists_app.command("untrust")
+@handled
+def lists_untrust(
+    name: Annotated[str, typer.Argument(help="The list.")],
+    key: Annotated[str, typer.Argument(help="The key id, as 'lists show' gives it.")],
+) -> None:
+    """Stop trusting a publisher key for a list."""
+    with _service() as service:
+        service.untrust_key(name, key)
+    out.print(f"list {escape(name)} no longer trusts {escape(key)}")
+
+
 # -- ingest ------------------------------------------------------------------------------
 
 
@@ -298,8 +508,12 @@ def _print_version(version: ListVersionInfo) -> None:
     c = version.counts
     out.print(
         f"[bold]{version.list_name}[/] version {version.number} now serving: "
-        f"{c.entries} entries from {c.rows} records of {escape(version.source_name)} "
-        f"({version.adapter})"
+        + (
+            f"{c.entries} entries from {c.rows} records of "
+            if version.mode is UpdateMode.REPLACE
+            else f"{version.mode.value} {c.entries} entries ({c.rows} records) from "
+        )
+        + f"{escape(version.source_name)} ({version.adapter})"
     )
     out.print(
         f"  distinct digests: md5 {c.md5}, sha1 {c.sha1}, sha256 {c.sha256}; "
@@ -307,6 +521,13 @@ def _print_version(version: ListVersionInfo) -> None:
         f"{c.empty_file} zero-length-file digests"
     )
     out.print(f"  source sha256 {version.source_sha256}")
+    vetting = version.vetting
+    if vetting.signed_by:
+        out.print(f"  signed by {escape(vetting.signed_by)}", highlight=False)
+    else:
+        out.print(f"  signature: {vetting.signature}")
+    if vetting.checksum:
+        out.print(f"  checksum {vetting.checksum} in {escape(vetting.checksum_file or '')}")
     if version.warning_count:
         err.print(f"[yellow]{version.warning_count} warnings[/], the first ones:")
         for warning in version.warnings[:10]:
@@ -317,7 +538,21 @@ def _print_version(version: ListVersionInfo) -> None:
 @handled
 def ingest(
     list_name: Annotated[str, typer.Argument(metavar="LIST", help="The list to load into.")],
-    file: Annotated[Path, typer.Argument(help="The list file (read-only; never changed).")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The list file, or a hashmatch bundle folder (read-only; never changed)."
+        ),
+    ],
+    mode: Annotated[
+        UpdateMode,
+        typer.Option(
+            "--mode",
+            help="'replace': the file is the whole list. 'add': add its entries to the serving "
+            "version. 'remove': take its digests out of the serving version.",
+            case_sensitive=False,
+        ),
+    ] = UpdateMode.REPLACE,
     fmt: Annotated[
         str | None,
         typer.Option("--format", help="Format name (see 'hashmatch formats'); default: detect."),
@@ -333,10 +568,21 @@ def ingest(
     zero-length-file digests are dropped (they would match every empty file). If anything
     fails, nothing is committed and the previous version keeps serving.
 
-    Example: hashmatch ingest demo-concern known.sha256sum
+    The file is vetted first: a FILE.sig signature (or a signed SHA256SUMS beside it) is
+    checked against the list's trusted keys, and a SHA256SUMS that gives another digest
+    refuses the file. A list with 'lists policy --require-signature' refuses unsigned files.
+    A delta (--mode add or remove) serves within a second, without a full rebuild.
+
+    Examples:
+      hashmatch ingest demo-concern known.sha256sum
+      hashmatch ingest caid caid-2026-11.json --mode add
     """
+    if mode is UpdateMode.ROLLBACK:
+        raise InputError("--mode rollback loads no file: use 'hashmatch lists rollback'")
     with _service() as service, _progress() as progress:
-        version = service.ingest(list_name, file, fmt=fmt, strict=strict, progress=progress)
+        version = service.ingest(
+            list_name, file, fmt=fmt, strict=strict, mode=mode, progress=progress
+        )
     _print_version(version)
 
 
@@ -354,6 +600,8 @@ def _print_check(result: CheckResult) -> None:
     for name, count in counts.by_list.items():
         out.print(f"  on list {name}: {count.total} files ({count.unique} unique)")
     out.print(f"review queue (unknown): [bold]{counts.review_queue}[/] files")
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if result.report_path is not None:
         out.print(f"report: {escape(str(result.report_path))}", highlight=False)
     out.print(
@@ -389,6 +637,23 @@ def check(
         bool,
         typer.Option("--strict", help="Fail on a malformed row instead of reporting it 'invalid'."),
     ] = False,
+    map_to: Annotated[
+        str | None,
+        typer.Option(
+            "--map-to",
+            help="Also show each match's category as a crosswalk suggests it in this scheme "
+            "(uk, vics-us, hashmatch-disposition), beside the source's own label. "
+            "A suggestion, never a legal category.",
+        ),
+    ] = None,
+    crosswalk: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--crosswalk",
+            help="Your own crosswalk file, or a folder of *.json; overrides a shipped one "
+            "with the same from/to. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Check the manifests of a device against every serving list.
 
@@ -406,6 +671,8 @@ def check(
             report=report,
             operator=operator,
             strict=strict,
+            map_to=map_to,
+            crosswalks=crosswalk or (),
             progress=progress,
         )
     _print_check(result)
@@ -516,6 +783,12 @@ def demo(
         )
         raise typer.Exit(ExitCode.ERROR)
     out.print("[green]demo verdicts match what was planted.[/]")
+
+
+# Mounted here, after the helpers it imports from this module exist.
+from hashmatch.cli.bundle import bundle_app  # noqa: E402
+
+app.add_typer(bundle_app, name="bundle")
 
 
 def main() -> None:

@@ -38,6 +38,7 @@ __all__ = [
     "HashingReader",
     "StagedVersion",
     "choose_adapter",
+    "count_distinct",
     "read_records",
     "stage_list_file",
 ]
@@ -252,7 +253,7 @@ def _final_counts(path: Path, tally: _Tally) -> IngestCounts:
     for algorithm in Algorithm:
         column = entries.read(columns=[algorithm.value]).column(0)
         present = len(column) - column.null_count
-        unique = _count_distinct(digest_matrix(column)) if present else 0
+        unique = count_distinct(digest_matrix(column)) if present else 0
         distinct[algorithm] = unique
         duplicates += present - unique
     return IngestCounts(
@@ -267,7 +268,7 @@ def _final_counts(path: Path, tally: _Tally) -> IngestCounts:
     )
 
 
-def _count_distinct(matrix: npt.NDArray[np.uint8]) -> int:
+def count_distinct(matrix: npt.NDArray[np.uint8]) -> int:
     """Distinct digests: sort the leading 8 bytes, then settle the rare ties exactly."""
     words = np.sort(leading_words(matrix))
     tied = words[1:] == words[:-1]

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashmatch.ingest.pipeline import _count_distinct
+from hashmatch.ingest.pipeline import count_distinct
 
 
 @given(
@@ -20,4 +20,4 @@ from hashmatch.ingest.pipeline import _count_distinct
 def test_distinct_counts_digests_exactly_even_when_leading_bytes_repeat(rows) -> None:
     digests = [head + tail for head, tail in rows]
     matrix = np.frombuffer(b"".join(digests), np.uint8).reshape(len(digests), 16)
-    assert _count_distinct(matrix) == len(set(digests))
+    assert count_distinct(matrix) == len(set(digests))
