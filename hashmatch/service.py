@@ -43,6 +43,7 @@ import pyarrow as pa
 
 from hashmatch._version import __version__
 from hashmatch.adapter import FormatAdapter, ReadContext, Role
+from hashmatch.bundle import BundleSource, write_bundle
 from hashmatch.config import Settings
 from hashmatch.crosswalk import load_crosswalks
 from hashmatch.digests import Algorithm
@@ -55,6 +56,7 @@ from hashmatch.ingest.versions import (
     content_loaded_at,
     diff_versions,
     entries_of,
+    version_entries,
 )
 from hashmatch.ingest.vetting import vet_source
 from hashmatch.match.matcher import VERDICT_SCHEMA, Matcher
@@ -330,6 +332,47 @@ class Service:
             if number not in by_number:
                 raise NotFound(f"list {list_name!r} has no version {number}")
         return diff_versions(by_number[old], by_number[new], self.catalog.get_version, self.home)
+
+    def export_bundle(
+        self,
+        list_name: str,
+        out_dir: Path,
+        *,
+        number: int | None = None,
+        strip_free_text: bool = False,
+    ) -> Path:
+        """Write a version of a list (default: the serving one) as a bundle folder.
+
+        The bundle holds the version's entries with their labels verbatim, or without
+        free text (series names, comments ...) when ``strip_free_text``; sign it with
+        ``hashmatch bundle sign`` before sharing it.
+        """
+        listed = self.catalog.get_list(list_name)
+        versions = self.catalog.versions(list_name)
+        wanted = listed.active_version if number is None else number
+        version = next((v for v in versions if v.number == wanted), None)
+        if version is None:
+            raise NotFound(
+                f"list {list_name!r} has no version {wanted}"
+                if wanted is not None
+                else f"list {list_name!r} has no version yet"
+            )
+        return write_bundle(
+            out_dir,
+            version_entries(version, self.catalog.get_version, self.home),
+            list_name=list_name,
+            purpose=listed.purpose,
+            description=listed.description,
+            created_by=self.settings.operator,
+            source=BundleSource(
+                name=version.source_name,
+                sha256=version.source_sha256,
+                adapter=version.adapter,
+                adapter_version=version.adapter_version,
+            ),
+            strip_free_text=strip_free_text,
+            version=version.number,
+        )
 
     def set_policy(
         self,

@@ -169,6 +169,37 @@ def create(
     )
 
 
+@bundle_app.command("export")
+@handled
+def export(
+    list_name: Annotated[str, typer.Argument(metavar="LIST", help="The list to export.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="The bundle folder to write.")],
+    list_version: Annotated[
+        int | None,
+        typer.Option("--list-version", help="Version number; default: the serving one.", min=1),
+    ] = None,
+    strip_free_text: Annotated[
+        bool,
+        typer.Option(
+            "--strip-free-text",
+            help="Leave out free text (series names, comments, tags); flags stay.",
+        ),
+    ] = False,
+) -> None:
+    """Write a version of a list held here as a bundle, to sign and share.
+
+    Example: hashmatch bundle export local-gradings --out share.hmbundle --strip-free-text
+    """
+    from hashmatch.cli.app import _service
+
+    with _service() as service:
+        written = service.export_bundle(
+            list_name, out_dir, number=list_version, strip_free_text=strip_free_text
+        )
+    out.print(f"bundle written: {escape(str(written))}", highlight=False)
+    out.print("sign it with 'hashmatch bundle sign' before you share it")
+
+
 @bundle_app.command("sign")
 @handled
 def sign(

@@ -11,7 +11,7 @@ versions digest by digest.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +19,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from hashmatch.digests import Algorithm
 from hashmatch.errors import IngestError
@@ -33,6 +34,7 @@ __all__ = [
     "content_loaded_at",
     "diff_versions",
     "entries_of",
+    "version_entries",
     "write_changes",
 ]
 
@@ -218,6 +220,59 @@ def diff_versions(
     return ListDiff(
         list_name=new.list_name, old=old.number, new=new.number, counts=counts, changes=changes
     )
+
+
+def version_entries(
+    version: ListVersionInfo, lookup: VersionLookup, home: Path, *, batch_size: int = 262_144
+) -> Iterator[pa.RecordBatch]:
+    """The rows that make up ``version`` (ENTRY_SCHEMA), each file's rows in order.
+
+    Resolved as the snapshot resolves chains, digest by digest: a row keeps each digest
+    that no later ``remove`` link names (a row left with no digest is dropped), and a
+    ``replace`` link starts afresh.
+    """
+    chain = chain_of(version, lookup, home)
+    start = max(i for i, link in enumerate(chain) if link.mode is UpdateMode.REPLACE or i == 0)
+    chain = chain[start:]
+    removed_after: list[dict[Algorithm, set[bytes]]] = [{a: set() for a in Algorithm}]
+    for link in reversed(chain[1:]):
+        later = {a: set(found) for a, found in removed_after[0].items()}
+        if link.mode is UpdateMode.REMOVE:
+            for algorithm, digests in _digests_in(link.path).items():
+                later[algorithm] |= digests
+        removed_after.insert(0, later)
+    for link, removed in zip(chain, removed_after, strict=True):
+        if link.mode is UpdateMode.REMOVE:
+            continue
+        for batch in pq.ParquetFile(link.path).iter_batches(batch_size=batch_size):
+            yield from _without(batch, removed)
+
+
+def _digests_in(path: Path) -> dict[Algorithm, set[bytes]]:
+    table = pq.read_table(path, columns=[a.value for a in Algorithm])
+    return {a: {d for d in table.column(a.value).to_pylist() if d is not None} for a in Algorithm}
+
+
+def _without(
+    batch: pa.RecordBatch, removed: dict[Algorithm, set[bytes]]
+) -> Iterator[pa.RecordBatch]:
+    if not any(removed.values()):
+        yield batch
+        return
+    columns = {name: batch.column(name) for name in batch.schema.names}
+    for algorithm, digests in removed.items():
+        if digests:
+            values = columns[algorithm.value]
+            gone = pa.array([d in digests for d in values.to_pylist()], pa.bool_())
+            columns[algorithm.value] = pc.if_else(gone, pa.nulls(len(values), values.type), values)
+    kept = pa.RecordBatch.from_arrays(list(columns.values()), schema=batch.schema)
+    present = pc.or_(
+        pc.or_(kept.column("md5").is_valid(), kept.column("sha1").is_valid()),
+        kept.column("sha256").is_valid(),
+    )
+    result = kept.filter(present)
+    if result.num_rows:
+        yield result
 
 
 def write_changes(diff: ListDiff, path: Path) -> None:

@@ -259,3 +259,30 @@ def test_any_sequence_of_loads_serves_what_a_model_of_the_list_says(
             rebuilt = service.rebuild_snapshot()
             assert rebuilt is not None
             assert served(rebuilt, range(1, UNIVERSE + 1)) == model
+
+
+def test_export_writes_a_version_as_a_bundle_that_loads_the_same(
+    service: Service, tmp_path: Path
+) -> None:
+    service.ingest("c", write_csv(tmp_path / "v1.csv", [(1, "A"), (2, "B"), (3, "C")]))
+    service.ingest("c", write_csv(tmp_path / "v2.csv", [(4, "A")]), mode=UpdateMode.ADD)
+    service.ingest("c", write_md5(tmp_path / "v3.md5", [2]), mode=UpdateMode.REMOVE)
+    bundle = service.export_bundle("c", tmp_path / "c.hmbundle")
+    service.add_list("copy", Purpose.CONCERN)
+    copied = service.ingest("copy", bundle)
+    assert copied.counts.entries == 3
+    snap = service.snapshot()
+    assert snap is not None
+    slots = {item.name: item.slot for item in snap.lists}
+    by_list: dict[str, set[int]] = {"c": set(), "copy": set()}
+    for n, texts in served(snap, range(1, 6)).items():
+        set_id = snap.index.lookup(Algorithm.MD5, bytes.fromhex(md5(n)))
+        for member in snap.index.label_set(set_id):
+            by_list["c" if member.slot == slots["c"] else "copy"].add(n)
+        assert texts
+    assert by_list == {"c": {1, 3, 4}, "copy": {1, 3, 4}}
+    older = service.export_bundle("c", tmp_path / "v1.hmbundle", number=1)
+    service.add_list("v1", Purpose.CONCERN)
+    assert service.ingest("v1", older).counts.entries == 3
+    with pytest.raises(NotFound):
+        service.export_bundle("c", tmp_path / "none.hmbundle", number=9)
