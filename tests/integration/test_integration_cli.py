@@ -233,3 +233,95 @@ def test_listing_formats_touches_no_data_directory(run, tmp_path: Path) -> None:
     for name in ("md5sum", "hashdeep", "bare", "csv"):
         assert name in out
     assert not (tmp_path / "home").exists()
+
+
+# -- list updates and vetting from the command line ---------------------------------------
+
+
+def test_deltas_history_diff_and_rollback(run, tmp_path: Path) -> None:
+    v1 = tmp_path / "v1.md5sum"
+    v1.write_text("".join(f"{md5(f'synthetic-fixture-00{i}')}  f{i}\n" for i in (1, 2, 3)))
+    add = tmp_path / "add.md5sum"
+    add.write_text(f"{md5('synthetic-fixture-004')}  f4\n")
+    remove = tmp_path / "remove.md5sum"
+    remove.write_text(f"{md5('synthetic-fixture-001')}  f1\n")
+    run("lists", "add", "graded", "--purpose", "concern")
+    run("ingest", "graded", str(v1))
+    assert "add 1 entries" in run("ingest", "graded", str(add), "--mode", "add")
+    run("ingest", "graded", str(remove), "--mode", "remove")
+    history = run("lists", "history", "graded")
+    assert "v2 add to v1" in history
+    assert "v3 remove from v2 serving" in history
+    assert "signature unsigned" in history
+    diff = run("lists", "diff", "graded", "1", "3", "--output", str(tmp_path / "d.csv"))
+    assert "added" in diff
+    assert md5("synthetic-fixture-004") in diff
+    rows = (tmp_path / "d.csv").read_text().splitlines()
+    assert rows[0] == '"change","algorithm","digest","labels_before","labels_after"'
+    assert len(rows) == 3
+    assert "version 4 now serving" in run("lists", "rollback", "graded", "1")
+    assert "rollback to v1" in run("lists", "show", "graded")
+    run("lists", "rollback", "graded", "4", code=ExitCode.CONFLICT)
+    run("lists", "rollback", "graded", "9", code=ExitCode.NOT_FOUND)
+    run("ingest", "graded", str(v1), "--mode", "rollback", code=ExitCode.INPUT)
+
+
+def test_a_list_that_requires_signatures_refuses_an_unsigned_file(run, tmp_path: Path) -> None:
+    listed = tmp_path / "list.md5sum"
+    listed.write_text(f"{md5('synthetic-fixture-001')}  f1\n")
+    run("lists", "add", "vetted", "--purpose", "concern")
+    out = run("lists", "policy", "vetted", "--require-signature", code=ExitCode.INPUT)
+    assert "trusts no publisher key" in out
+    run("bundle", "keygen", str(tmp_path / "unit"), "--publisher", "Synthetic Unit")
+    trusted = run(
+        "lists", "trust", "vetted", str(tmp_path / "unit.pub"), "--publisher", "Synthetic Unit"
+    )
+    assert "trusts ed25519:" in trusted
+    assert "requires a trusted signature, stale after 30 days" in run(
+        "lists", "policy", "vetted", "--require-signature", "--max-age", "30"
+    )
+    refused = run("ingest", "vetted", str(listed), code=ExitCode.VETTING)
+    assert "error: list.md5sum" in refused
+    assert "requires a trusted signature" in refused
+    run(
+        "bundle",
+        "sign",
+        str(listed),
+        "--key",
+        str(tmp_path / "unit.key"),
+        "--publisher",
+        "Synthetic Unit",
+    )
+    loaded = run("ingest", "vetted", str(listed))
+    assert "signed by Synthetic Unit (ed25519:" in loaded
+    assert "trusts ed25519:" in run("lists", "show", "vetted")
+    exported = run("bundle", "export", "vetted", "--out", str(tmp_path / "v.hmbundle"))
+    assert "bundle written" in exported
+    run("bundle", "verify", str(tmp_path / "v.hmbundle"), code=ExitCode.INPUT)  # unsigned
+
+
+def test_check_maps_categories_on_request_beside_the_originals(run, tmp_path: Path) -> None:
+    listed = tmp_path / "entries.xml"
+    listed.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<queryResult xmlns="https://hashsharing.ncmec.org/hashsharing/v2">'
+        '<images count="1"><image><member id="9001">Synthetic ESP</member>'
+        "<timestamp>2024-03-01T12:00:00Z</timestamp><id>syn-1</id>"
+        "<classification>A2</classification>"
+        f"<fingerprints><md5>{md5('synthetic-fixture-001')}</md5></fingerprints>"
+        "</image></images></queryResult>\n"
+    )
+    manifest = tmp_path / "m.md5sum"
+    manifest.write_text(f"{md5('synthetic-fixture-001')}  a.jpg\n")
+    run("lists", "add", "n", "--purpose", "concern")
+    run("ingest", "n", str(listed))
+    report = tmp_path / "r.json"
+    run("check", str(manifest), "--case", "C-9", "--map-to", "uk", "--report", str(report))
+    (row,) = json.loads(report.read_text())["rows"]
+    (match,) = row["matches"]
+    assert match["labels"]["category"] == "A2"
+    assert match["labels"]["scheme"] == "ncmec"
+    assert match["mapped"]["category"] == ["C"]
+    assert match["mapped"]["crosswalk"].startswith("ncmec-to-uk@")
+    out = run("check", str(manifest), "--case", "C-9", "--map-to", "klingon", code=ExitCode.INPUT)
+    assert "available targets" in out
