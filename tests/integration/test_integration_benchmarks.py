@@ -35,9 +35,28 @@ def test_lookup_benchmark_reports_against_its_baselines() -> None:
     assert set(report["ratios"]) >= {"batch_vs_python_set", "memory_python_set_over_hashmatch"}
 
 
-def test_ingest_benchmark_covers_every_line_format() -> None:
+def test_ingest_benchmark_covers_every_list_format_it_times() -> None:
     report = run("ingest.py", "--lines", "5000", "--repeats", "1")
-    assert set(report["results"]) == {"bare", "md5sum", "hashdeep", "csv"}
-    for result in report["results"].values():
-        assert result["stage_entries_per_second"] > 0
-        assert result["baseline_distinct"] == 5000
+    assert set(report["results"]) == {
+        "bare",
+        "md5sum",
+        "hashdeep",
+        "csv",
+        "nsrl",
+        "vics",
+        "nsrl-rdsv3",
+        "ncmec-xml",
+    }
+    for fmt, result in report["results"].items():
+        assert result["stage_records_per_second"] > 0, fmt
+        assert result["baseline_distinct"] > 0, fmt
+        assert result["entries"] <= result["records"], fmt
+    assert set(report["meets_target"]) == set(report["results"]) - {"ncmec-xml"}
+
+
+def test_delta_benchmark_serves_the_delta_from_an_overlay() -> None:
+    report = run("delta.py", "--entries", "100000", "--delta", "1000")
+    for step in ("add", "remove"):
+        assert report[step]["delta_snapshot"] is True
+        assert report[step]["delta_digests_served_correctly"] is True
+    assert report["baseline_full_build_seconds"] > 0

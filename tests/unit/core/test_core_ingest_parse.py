@@ -150,3 +150,15 @@ def test_hex_column_of_parsed_upper_case_input_is_lower_case() -> None:
     parsed = parse_batch(make_batch({"line": [1], "md5": [text.upper()]}))
     assert hex_column(parsed.digests[Algorithm.MD5]).to_pylist() == [text]
     assert np.array_equal(parsed.usable(Algorithm.MD5), [True])
+
+
+@given(
+    st.lists(st.none() | st.binary(min_size=20, max_size=20), max_size=30),
+    st.integers(0, 5),
+)
+def test_hex_column_gives_lower_case_hex_and_keeps_nulls(
+    values: list[bytes | None], offset: int
+) -> None:
+    column = pa.array(values, pa.binary(20)).slice(min(offset, len(values)))
+    expected = [None if v is None else v.hex() for v in values[min(offset, len(values)) :]]
+    assert hex_column(column).to_pylist() == expected
