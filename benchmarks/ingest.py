@@ -39,11 +39,11 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from xml.etree import ElementTree
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import synthetic_ncmec
