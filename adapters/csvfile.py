@@ -1,4 +1,4 @@
-"""Delimited text with a header row: vendor exports, PowerShell ``Get-FileHash``, ICSE baselines.
+"""Delimited text with a header row: vendor exports, PowerShell ``Get-FileHash``.
 
 The header row says which column is which, through the alias table of FORMATS.md §6.10
 (matched case-insensitively, ignoring spaces and a byte-order mark):

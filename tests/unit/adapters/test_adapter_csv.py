@@ -70,7 +70,7 @@ def test_utf16_tab_export_joins_directory_and_name(
     ]
 
 
-def test_semicolon_icse_baseline(read: Reader, fixture_bytes: Callable[[str], bytes]) -> None:
+def test_semicolon_export(read: Reader, fixture_bytes: Callable[[str], bytes]) -> None:
     rows, _ = read(CsvAdapter, fixture_bytes("csv/semicolon.csv"))
     assert [cells(r) for r in rows] == [
         (2, MD5[0].upper(), SHA1[0].upper(), None, None, None),
