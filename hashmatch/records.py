@@ -70,7 +70,11 @@ def encode_labels(labels: Mapping[str, LabelValue] | None) -> str | None:
     clean = {k: v for k, v in labels.items() if v is not None and v not in ("", [])}
     if not clean:
         return None
-    return json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(clean)
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every row: ``json.dumps`` with options builds a new one per call."""
 
 
 def decode_labels(text: str | None) -> dict[str, Any]:
