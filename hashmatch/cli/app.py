@@ -40,7 +40,7 @@ from hashmatch.errors import (
     StoreError,
     VettingError,
 )
-from hashmatch.model import ListVersionInfo, Purpose, UpdateMode
+from hashmatch.model import ListInfo, ListVersionInfo, Purpose, UpdateMode
 
 if TYPE_CHECKING:
     from hashmatch.config import Settings
@@ -268,17 +268,7 @@ def lists_show(name: Annotated[str, typer.Argument(help="The list.")]) -> None:
         info = service.catalog.get_list(name)
         keys = service.trusted_keys(name)
         versions = service.versions(name)
-    policy = info.policy
-    out.print(
-        f"[bold]{escape(info.name)}[/] ({info.purpose.value}): "
-        + ("requires a trusted signature" if policy.require_signature else "signature optional")
-        + ", "
-        + (
-            "no maximum age"
-            if policy.max_age_days is None
-            else f"stale after {policy.max_age_days} days"
-        )
-    )
+    out.print(f"[bold]{escape(info.name)}[/] ({info.purpose.value}): {_policy_text(info)}")
     for key in keys:
         out.print(f"  trusts {key.key_id} ({escape(key.publisher)}), added by {key.added_by}")
     if not versions:
@@ -314,6 +304,18 @@ def lists_show(name: Annotated[str, typer.Argument(help="The list.")]) -> None:
             f"{v.loaded_at:%Y-%m-%d %H:%M} by {v.loaded_by}",
         )
     out.print(table)
+
+
+def _policy_text(info: ListInfo) -> str:
+    """``requires a trusted signature, stale after 30 days`` and the like."""
+    policy = info.policy
+    signature = "requires a trusted signature" if policy.require_signature else "signature optional"
+    age = (
+        "no maximum age"
+        if policy.max_age_days is None
+        else f"stale after {policy.max_age_days} days"
+    )
+    return f"{signature}, {age}"
 
 
 def _mode_text(version: ListVersionInfo, versions: list[ListVersionInfo]) -> str:
@@ -457,17 +459,7 @@ def lists_policy(
     with _service() as service:
         age: int | Literal["unset"] | None = None if no_max_age else (max_age or "unset")
         info = service.set_policy(name, require_signature=require_signature, max_age_days=age)
-    policy = info.policy
-    out.print(
-        f"[bold]{escape(info.name)}[/]: "
-        + ("requires a trusted signature" if policy.require_signature else "signature optional")
-        + ", "
-        + (
-            "no maximum age"
-            if policy.max_age_days is None
-            else f"stale after {policy.max_age_days} days"
-        )
-    )
+    out.print(f"[bold]{escape(info.name)}[/]: {_policy_text(info)}")
 
 
 @lists_app.command("trust")

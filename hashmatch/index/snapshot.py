@@ -299,15 +299,7 @@ class SnapshotStore:
                 "counts": {a.value: index.count(a) for a in Algorithm},
                 "index": meta,
             }
-            _write_durably(work / "manifest.json", json.dumps(manifest, indent=2).encode())
-            _fsync_dir(work)
-            try:
-                work.rename(final)
-            except OSError:
-                if not (final / "manifest.json").is_file():
-                    raise
-                shutil.rmtree(work, ignore_errors=True)  # a concurrent build won the race
-            _fsync_dir(self.root)
+            self._seal(work, final, manifest)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
@@ -371,19 +363,23 @@ class SnapshotStore:
                 "base": full_id,
                 "deltas": deltas,
             }
-            _write_durably(work / "manifest.json", json.dumps(manifest, indent=2).encode())
-            _fsync_dir(work)
-            try:
-                work.rename(final)
-            except OSError:
-                if not (final / "manifest.json").is_file():
-                    raise
-                shutil.rmtree(work, ignore_errors=True)
-            _fsync_dir(self.root)
+            self._seal(work, final, manifest)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
         return new_id
+
+    def _seal(self, work: Path, final: Path, manifest: dict[str, Any]) -> None:
+        """Write the manifest last, then rename the finished build folder into place."""
+        _write_durably(work / "manifest.json", json.dumps(manifest, indent=2).encode())
+        _fsync_dir(work)
+        try:
+            work.rename(final)
+        except OSError:
+            if not (final / "manifest.json").is_file():
+                raise
+            shutil.rmtree(work, ignore_errors=True)  # a concurrent build won the race
+        _fsync_dir(self.root)
 
     def publish(self, snapshot_id: str) -> None:
         """Make ``snapshot_id`` the one that serves, atomically."""
