@@ -7,8 +7,8 @@ exist; only their digests are written.
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +32,19 @@ def _digests(text: str) -> tuple[str, str]:
     return hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest()
 
 
+_VICS_CONTEXT = (
+    "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/Default/$metadata#Media"
+)
+_NSRL_HEADER = (
+    '"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode","SpecialCode"'
+)
+
+
 def write_demo_files(
     directory: Path, *, entries: int = 10_000, files: int = 1_000, seed: int = 1
 ) -> DemoFiles:
-    """Write ``known.csv`` (concern), ``benign.hashdeep`` and ``device.hashdeep`` in ``directory``.
+    """Write ``known.json`` (concern, a VICS 2.0 hash set), ``NSRLFile.txt`` with its
+    ``NSRLProd.txt`` (benign, NSRL RDS 2.x) and ``device.hashdeep`` in ``directory``.
 
     The manifest holds ``files`` rows: about 5 % on the concern list (some also on the
     benign list), 40 % on the benign list only, one zero-length file, one malformed
@@ -47,23 +56,49 @@ def write_demo_files(
     directory.mkdir(parents=True, exist_ok=True)
     concern = [_digests(f"synthetic-demo-concern-{i:06d}") for i in range(entries)]
     benign = [_digests(f"synthetic-demo-benign-{i:06d}") for i in range(entries)]
-    categories = ("demo-1", "demo-2", "demo-3")
 
-    concern_path = directory / "known.csv"
-    with open(concern_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["MD5", "SHA256", "Category"])
+    concern_path = directory / "known.json"
+    with open(concern_path, "w", encoding="utf-8") as handle:
+        handle.write(f'{{"@odata.context":"{_VICS_CONTEXT}","value":[')
         for i, (md5, sha256) in enumerate(concern):
-            writer.writerow([md5.upper(), sha256.upper(), categories[i % 3]])
+            media = {
+                "MediaID": i + 1,
+                "Category": 1 + i % 3,
+                "MD5": md5.upper(),
+                "MediaSize": 21,
+                "IsDistributed": "true" if i % 2 else "false",
+                "VictimIdentified": i % 5 == 0,
+                "Series": f"Synthetic Demo Series {i % 4}" if i % 7 == 0 else None,
+                "AlternativeHashes": [{"HashName": "SHA256", "HashValue": sha256.upper()}],
+            }
+            text = json.dumps({k: v for k, v in media.items() if v is not None})
+            handle.write(("," if i else "") + text)
+        handle.write("]}")
 
-    benign_path = directory / "benign.hashdeep"
-    with open(benign_path, "w", encoding="utf-8") as handle:
-        handle.write("%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n")
-        handle.write("## Invoked from: /synthetic/software\n")
-        for i, (md5, sha256) in enumerate(benign):
-            handle.write(f"{1000 + i},{md5},{sha256},/synthetic/software/lib{i:06d}.so\n")
+    benign_path = directory / "NSRLFile.txt"
+    sha1 = [
+        hashlib.sha1(f"synthetic-demo-benign-{i:06d}".encode()).hexdigest() for i in range(entries)
+    ]
+    with open(benign_path, "w", encoding="cp1252", newline="\r\n") as handle:
+        handle.write(_NSRL_HEADER + "\n")
+        for i, (md5, _) in enumerate(benign):
+            name = f"lib{i:06d}.so"
+            handle.write(
+                f'"{sha1[i].upper()}","{md5.upper()}","00000000","{name}",{1000 + i},'
+                f'{190001 + i % 2},"0",""\n'
+            )
         # A software file that is also on the concern list: its verdict must be "known".
-        handle.write(f"21,{concern[0][0]},{concern[0][1]},/synthetic/software/shared.bin\n")
+        shared = hashlib.sha1(b"synthetic-demo-concern-000000").hexdigest().upper()
+        handle.write(
+            f'"{shared}","{concern[0][0].upper()}","00000000","shared.bin",21,190001,"0",""\n'
+        )
+    with open(directory / "NSRLProd.txt", "w", encoding="cp1252", newline="\r\n") as handle:
+        handle.write(
+            '"ProductCode","ProductName","ProductVersion","OpSystemCode","MfgCode",'
+            '"Language","ApplicationType"\n'
+        )
+        handle.write('190001,"Synthetic Office Suite","1.0","0","0","English","Office"\n')
+        handle.write('190002,"Synthetic Media Player","2.3","0","0","English","Media"\n')
 
     expected = {"known": 0, "known_benign": 0, "unknown": 0, "not_assessable": 0, "invalid": 0}
     rows: list[tuple[int, str, str, str]] = []

@@ -591,6 +591,22 @@ def _print_check(result: CheckResult) -> None:
     out.print(table)
     for name, count in counts.by_list.items():
         out.print(f"  on list {name}: {count.total} files ({count.unique} unique)")
+    for scheme, by_code in counts.by_category.items():
+        for code, count in by_code.items():
+            out.print(
+                f"  category {escape(scheme)} {escape(code)}: {count.total} files "
+                f"({count.unique} unique)",
+                highlight=False,
+            )
+    for scheme, by_code in counts.by_mapped_category.items():
+        for code, count in by_code.items():
+            out.print(
+                f"  suggested {escape(scheme)} {escape(code)}: {count.total} files "
+                f"({count.unique} unique)",
+                highlight=False,
+            )
+    for flag, count in counts.by_flag.items():
+        out.print(f"  flag {escape(flag)}: {count.total} files ({count.unique} unique)")
     out.print(f"review queue (unknown): [bold]{counts.review_queue}[/] files")
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)

@@ -127,7 +127,7 @@ def create(
     are skipped with a warning and zero-length-file digests dropped. Sign the bundle
     afterwards with 'hashmatch bundle sign'.
 
-    Example: hashmatch bundle create known.csv --list acme --purpose concern --strip-free-text
+    Example: hashmatch bundle create known.json --list acme --purpose concern --strip-free-text
     """
     from hashmatch.bundle import BUNDLE_SUFFIX, bundle_from_list_file
     from hashmatch.config import Settings
