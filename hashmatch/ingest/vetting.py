@@ -27,7 +27,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hashmatch.bundle import verify_bundle
-from hashmatch.errors import HashmatchError, VettingError
+from hashmatch.errors import HashmatchError, InputError, VettingError
 from hashmatch.model import ListInfo, TrustedKey, Vetting
 from hashmatch.signing import (
     ChecksumStatus,
@@ -62,6 +62,11 @@ def vet_source(path: Path, listed: ListInfo, keys: Sequence[TrustedKey]) -> Vett
     """Prepare ``path`` for loading into ``listed``; raises VettingError for a bad bundle."""
     trusted = _trusted(keys)
     if path.is_dir():
+        if not (path / "manifest.json").is_file():
+            raise InputError(
+                "a folder is not a list file (a hashmatch bundle folder holds a manifest.json)",
+                source=str(path),
+            )
         return _bundle_source(path, listed, trusted)
 
     def finish(sha256: str) -> Vetting:

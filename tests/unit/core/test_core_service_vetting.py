@@ -215,3 +215,13 @@ def test_trusted_keys_are_managed_per_list(
         service.trust_key("c", publisher.with_name("unit.key"), "Oops")
     with pytest.raises(InputError, match="no such file"):
         service.trust_key("c", tmp_path / "missing.pub", "Nobody")
+
+
+def test_a_folder_that_is_no_bundle_is_bad_input_not_a_refusal(
+    service: Service, tmp_path: Path
+) -> None:
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    with pytest.raises(InputError, match="not a list file") as caught:
+        service.ingest("c", folder)
+    assert not isinstance(caught.value, VettingError)
