@@ -21,3 +21,18 @@ def test_distinct_counts_digests_exactly_even_when_leading_bytes_repeat(rows) ->
     digests = [head + tail for head, tail in rows]
     matrix = np.frombuffer(b"".join(digests), np.uint8).reshape(len(digests), 16)
     assert count_distinct(matrix) == len(set(digests))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([bytes(8), b"\x07" * 8]),
+            st.sampled_from([bytes(12), b"\x01" * 12, b"\x00" * 11 + b"\x01"]),
+        ),
+        max_size=60,
+    )
+)
+def test_distinct_counts_repeated_sha1_width_digests_exactly(rows) -> None:
+    digests = [head + tail for head, tail in rows]  # 20 bytes: not a whole number of words
+    matrix = np.frombuffer(b"".join(digests), np.uint8).reshape(len(digests), 20)
+    assert count_distinct(matrix) == len(set(digests))
