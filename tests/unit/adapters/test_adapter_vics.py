@@ -447,6 +447,7 @@ def _synthetic(n: int) -> bytes:
 
 def test_memory_does_not_grow_with_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(vics, "CHUNK", 256)
+    monkeypatch.setattr(vics, "FAST_BYTES", 32 << 10)
     peaks = []
     for n in (1_000, 10_000):
         data = _synthetic(n)
