@@ -135,6 +135,10 @@ class Snapshot:
     index: SortedArrayIndex
     path: Path
     counts: dict[Algorithm, int]
+    base_id: str | None = None
+    """For a delta snapshot, the full snapshot its deltas apply to; else None."""
+    delta_rows: int = 0
+    """Rows of delta entries applied on top of the base (0 for a full snapshot)."""
 
     @classmethod
     def open(cls, path: Path, *, threads: int = 1) -> Snapshot:
@@ -170,22 +174,17 @@ class Snapshot:
                 if "counts" in manifest
                 else {a: index.count(a) for a in Algorithm}  # a delta snapshot: counted here
             ),
+            base_id=None if base is None else str(base),
+            delta_rows=_delta_rows(manifest),
         )
 
     def list_at(self, slot: int) -> SnapshotList:
         """The list version in ``slot``."""
         return self.lists[slot]
 
-    @property
-    def base_id(self) -> str | None:
-        """For a delta snapshot, the full snapshot its deltas apply to; else None."""
-        base = _read_manifest(self.path).get("base")
-        return None if base is None else str(base)
 
-    @property
-    def delta_rows(self) -> int:
-        """Rows of delta entries applied on top of the base (0 for a full snapshot)."""
-        return sum(int(d["rows"]) for d in _read_manifest(self.path).get("deltas", []))
+def _delta_rows(manifest: dict[str, Any]) -> int:
+    return sum(int(d["rows"]) for d in manifest.get("deltas", []))
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:
@@ -248,7 +247,7 @@ class SnapshotStore:
         """A snapshot's lists and its delta rows, from its manifest alone (no mapping)."""
         manifest = _read_manifest(self.root / snapshot_id)
         lists = tuple(SnapshotList.from_json(item) for item in manifest["lists"])
-        return lists, sum(int(d["rows"]) for d in manifest.get("deltas", []))
+        return lists, _delta_rows(manifest)
 
     def ids(self) -> list[str]:
         """Ids of complete snapshots on disk."""
