@@ -1,6 +1,6 @@
 """NIST NSRL RDSv3 SQLite databases: minimal and full flavours, labels from PKG and
-VERSION, bad rows, what is not RDSv3 (an Autopsy .kdb), and the range reader held to its
-row-at-a-time twin."""
+VERSION, bad rows, what is not RDSv3 (an Autopsy .kdb), and the fast reader held to its
+row-at-a-time twin (test_adapter_rdsv3_fast.py holds them together on every shape)."""
 
 from __future__ import annotations
 
@@ -316,7 +316,7 @@ def test_round_trip(read: Reader, rows: list[Entry]) -> None:
     ]
 
 
-# --- the range reader against its row-at-a-time twin ----------------------------------
+# --- the fast reader against its row-at-a-time twin -----------------------------------
 
 INVALID_UTF8 = b"caf\xe9"
 
@@ -392,6 +392,9 @@ def test_read_agrees_with_the_row_by_row_reader(
 def test_read_agrees_with_the_row_by_row_reader_over_many_ranges(
     twins: Twins, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Arrow batches and rowid ranges of 7 rows, read by threads side by side, and exact
+    # reads of 7 rows at a time where the fast path stops.
+    monkeypatch.setattr("hashmatch_adapters.rdsv3._BATCH_ROWS", 7)
     monkeypatch.setattr("hashmatch_adapters.rdsv3._FETCH_ROWS", 7)
     rows: list[list[Any]] = [
         [SHA256[n % 5], SHA1[n % 5], MD5[n % 5], "0", f"file-{n}.dll", n, 190001 + n % 3]
