@@ -3,12 +3,11 @@
 The header row says which column is which, through the alias table of FORMATS.md §6.10
 (matched case-insensitively, ignoring spaces and a byte-order mark):
 
-* md5: ``MD5``, ``MD5 Hash``, ``Hash Value``; sha1: ``SHA1``, ``SHA-1``, ``SHA1 Hash``,
-  ``HashSHA1``; sha256: ``SHA256``, ``SHA-256``, ``SHA-256 Hash``, ``SHA256 Hash``,
-  ``HashSHA256``;
-* ``Hash``: a digest whose algorithm the row's ``Algorithm`` column names (PowerShell
-  ``Get-FileHash | Export-Csv``) or, without one, its length tells (32 md5, 40 sha1,
-  64 sha256);
+* md5: ``MD5``, ``MD5 Hash``; sha1: ``SHA1``, ``SHA-1``, ``SHA1 Hash``, ``HashSHA1``;
+  sha256: ``SHA256``, ``SHA-256``, ``SHA-256 Hash``, ``SHA256 Hash``, ``HashSHA256``;
+* ``Hash``, ``Hash Value``: a digest whose algorithm the row's ``Algorithm`` column names
+  (PowerShell ``Get-FileHash | Export-Csv``) or, without one, its length tells (32 md5,
+  40 sha1, 64 sha256);
 * size: ``Size``, ``File Size``, ``FileSize``, ``Size (bytes)``, ``Logical Size``, read
   leniently (``1,234`` and ``1 234`` are 1234);
 * path: ``Path``, ``Location``, ``Full Path``, ``FilePath``, ``Directory Path``,
@@ -16,6 +15,22 @@ The header row says which column is which, through the alias table of FORMATS.md
   both, a path that does not already end in the name is taken for its directory and
   joined to it with the separator the directory uses;
 * ``Category``: kept as the label ``category``, verbatim.
+
+Headers the table does not name are found by keyword (FORMATS.md §6.3: X-Ways names its
+hash columns after the hash types the examiner chose, one column per type): ``hash``,
+optionally followed by ``value`` and a number, optionally with an algorithm before it or
+in brackets after it (``Hash Value (SHA-1)``, ``Hash 2``, ``SHA-1 Hash Value``). With an
+algorithm the column is that algorithm's; without one it is a generic hash column like
+``Hash``, every value placed by its shape (its length). A file may have several generic
+hash columns; a value fills a digest column no earlier column has filled. ``Hash Set``,
+``In Hashsets`` and the like are not hash columns.
+
+Vendor exports this covers (FORMATS.md §6.3-6.6, 6.9): Autopsy file lists (``Name``,
+``Location``, ``MD5 Hash``, ``SHA-256 Hash``, ``Size``), Griffeye Analyze (``MD5``,
+``SHA-1``, ``SHA-256``, ``File Size``, ``Directory Path`` + ``File Name``, ``Category``),
+X-Ways file lists (tab-separated UTF-16LE, ``Name``, ``Path``, one hash column per hash
+type, grouped sizes), FTK Imager hash lists (``"MD5","SHA1","FileNames"``) and PowerShell
+``Get-FileHash | Export-Csv`` in every encoding.
 
 The delimiter is whichever of ``,`` ``;`` and tab makes the header row a header; quoting
 follows the stdlib :mod:`csv` module (doubled quotes, newlines inside quoted fields). A
@@ -25,7 +40,7 @@ leading ``#TYPE ...`` line (Windows PowerShell 5.1) is skipped. Other columns ar
 carriage return or NUL inside it) reads the same from the csv module as from a split on
 the delimiter, so long runs of such lines are split and checked by vectorised Arrow
 compute; their rows that need a second look (wrong field counts, padded or odd cells,
-and every row of a file with ``Hash`` or ``Name`` columns) go one by one through
+and every row of a file with generic hash or ``Name`` columns) go one by one through
 :func:`_parse_row`. Everything else is read by the csv module, row by row, as
 :meth:`CsvAdapter.read_by_line`, the reference reader, reads every line. Both give the
 same batches and the same warnings.
@@ -35,6 +50,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
@@ -50,6 +66,7 @@ from hashmatch.records import RECORD_SCHEMA, encode_labels, make_batch
 from hashmatch.textio import iter_line_batches, iter_lines
 
 from ._common import (
+    DIGEST_COLUMNS,
     BatchAssembler,
     BatchBuffer,
     LineCursor,
@@ -66,10 +83,11 @@ __all__ = ["CsvAdapter"]
 DELIMITERS = (",", ";", "\t")
 
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "md5": ("MD5", "MD5 Hash", "Hash Value"),
+    "md5": ("MD5", "MD5 Hash"),
     "sha1": ("SHA1", "SHA-1", "SHA1 Hash", "HashSHA1"),
     "sha256": ("SHA256", "SHA-256", "SHA-256 Hash", "SHA256 Hash", "HashSHA256"),
-    "hash": ("Hash",),
+    # X-Ways' "Hash Value" holds whichever hash type the examiner chose: placed by length.
+    "hash": ("Hash", "Hash Value"),
     "algorithm": ("Algorithm",),
     "size": ("Size", "File Size", "FileSize", "Size (bytes)", "Logical Size"),
     "path": (
@@ -84,7 +102,9 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("Name", "File Name", "FileName"),
     "category": ("Category",),
 }
-"""Header names per role, in order of preference when a file has more than one."""
+"""Header names per role, in order of preference when a file has more than one (every
+``hash`` column is kept). Headers not named here may still be hash columns: see
+:func:`_keyword_role`."""
 
 
 def _key(header: str) -> str:
@@ -98,6 +118,30 @@ _RANK_OF = {
 _DIGEST_ROLES = ("md5", "sha1", "sha256", "hash")
 _LABEL_CACHE_SIZE = 4096
 
+_ALGORITHM = r"(md5|sha-?1|sha-?256)"
+_HASH_KEYWORD = re.compile(
+    rf"{_ALGORITHM}?[-_]?hash(?:[-_]?(?:value|wert))?[-_]?[0-9]?(?:\({_ALGORITHM}\)|{_ALGORITHM})?"
+)
+"""A hash column's header (as :func:`_key` gives it) that the alias table does not name:
+``hash``, perhaps ``value`` (German ``Wert``) and a number, perhaps an algorithm before
+or after it (in brackets or not). Matched against the whole header, so ``hashset`` and
+``inhashsets`` are no hash columns."""
+_KEYWORD_RANK = len(max(_ALIASES.values(), key=len))
+"""Rank of a column found by keyword: after every column the table names."""
+
+
+def _keyword_role(key: str) -> str | None:
+    """The role of a header the alias table does not name, found by keyword: a digest
+    column (``Hash Value (SHA-1)``), a generic hash column (``Hash 2``), or None."""
+    found = _HASH_KEYWORD.fullmatch(key)
+    if found is None:
+        return None
+    named = found[2] or found[3] or found[1]
+    if named is None:
+        return "hash"
+    column = algorithm_column(named)
+    return "hash" if column is None else DIGEST_COLUMNS[column]
+
 
 @dataclass(frozen=True, slots=True)
 class _Layout:
@@ -108,7 +152,8 @@ class _Layout:
     md5: int | None = None
     sha1: int | None = None
     sha256: int | None = None
-    hash: int | None = None
+    hashes: tuple[int, ...] = ()
+    """Generic hash columns, each value placed by the ``Algorithm`` column or its length."""
     algorithm: int | None = None
     size: int | None = None
     path: int | None = None
@@ -119,18 +164,23 @@ class _Layout:
 def _layout(headers: Sequence[str], delimiter: str) -> _Layout | None:
     """The layout a header row declares, or None when it names no digest column."""
     chosen: dict[str, tuple[int, int]] = {}
+    hashes: list[int] = []
     for index, header in enumerate(headers):
         key = _key(header)
         role = _ROLE_OF.get(key)
+        rank = _RANK_OF.get(key, _KEYWORD_RANK)
         if role is None:
-            continue
-        rank = _RANK_OF[key]
-        if role not in chosen or rank < chosen[role][0]:
+            role = _keyword_role(key)
+            if role is None:
+                continue
+        if role == "hash":
+            hashes.append(index)
+        elif role not in chosen or rank < chosen[role][0]:
             chosen[role] = (rank, index)
-    if not any(role in chosen for role in _DIGEST_ROLES):
+    if not hashes and not any(role in chosen for role in _DIGEST_ROLES):
         return None
     roles = {role: index for role, (_, index) in chosen.items()}
-    return _Layout(delimiter=delimiter, fields=len(headers), **roles)
+    return _Layout(delimiter=delimiter, fields=len(headers), hashes=tuple(hashes), **roles)
 
 
 def _parse_header(line: str) -> _Layout | None:
@@ -290,8 +340,8 @@ def _parse_row(
         None if at is None else (row[at].strip() or None)
         for at in (layout.md5, layout.sha1, layout.sha256)
     ]
-    if layout.hash is not None:
-        reason = _route_hash(row, values, hash_at=layout.hash, algorithm_at=layout.algorithm)
+    for hash_at in layout.hashes:
+        reason = _route_hash(row, values, hash_at=hash_at, algorithm_at=layout.algorithm)
         if reason is not None:
             warnings.append(reason)
     size = None
@@ -364,7 +414,7 @@ class _Rows:
         self._adders = tuple(self._held.columns[name].append for name in ("line", *_RECORD_COLUMNS))
         self._held_warnings: list[tuple[int, str]] = []
         # Runs are split and checked by column only when every column is a plain one.
-        self._vectorised = layout.hash is None and layout.name is None
+        self._vectorised = not layout.hashes and layout.name is None
 
     def read(self) -> Iterator[pa.RecordBatch]:
         """Yield the record batches of the rows left in the stream."""

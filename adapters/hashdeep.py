@@ -34,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from hashmatch.adapter import FormatAdapter, ReadContext
+from hashmatch.adapter import FormatAdapter, ReadContext, RecordNote
 from hashmatch.errors import UnsupportedFormat
 from hashmatch.records import make_batch
 from hashmatch.textio import iter_line_batches, iter_lines
@@ -54,6 +54,8 @@ from ._common import (
 __all__ = ["HashdeepAdapter"]
 
 MAGIC = "%%%% HASHDEEP-1.0"
+NOT_ASSESSABLE = "## not_assessable: "
+"""The comment ``hashmatch scan`` writes for a file it could not hash."""
 _PREFIX = "%%%%"
 
 # Names hashdeep and its reimplementations write for the algorithms hashmatch matches.
@@ -211,7 +213,16 @@ _Row = tuple[int | None, str, tuple[str, ...]]
 
 def _parse_data(line: str, layout: _Layout) -> _Layout | tuple[_Row | None, str | None]:
     """One line after the header: a new layout (a second header block), or the line's row
-    (None for a line to skip) and a warning about it (None for none)."""
+    (None for a line to skip) and a warning about it (None for none).
+
+    A ``## not_assessable: <reason><TAB><path>`` comment (what ``hashmatch scan`` writes
+    for a file it could not hash) is a row with the path and no digest, and its reason as
+    a :class:`RecordNote`, so that checking a scan's manifest again gives the same verdicts.
+    """
+    if line.startswith(NOT_ASSESSABLE):
+        reason, tab, path = line[len(NOT_ASSESSABLE) :].rstrip("\r").partition("\t")
+        if tab:
+            return (None, path, ("",) * len(layout.digests)), RecordNote(reason)
     if line[:1] in "#%":  # also true for an empty line
         warning = None
         if line.startswith(_PREFIX) and line.rstrip() != MAGIC:

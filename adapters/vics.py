@@ -75,6 +75,9 @@ Reading streams whatever the file's size. Files are UTF-8, UTF-8 with a BOM or U
   Rows and warnings wait (:class:`_Committer`) until the reference would have let them
   through, so both give the same batches, warnings and errors, and the tests hold them to
   it. Memory holds two groups of bytes, their parse and one batch.
+
+The ``vics-case`` adapter (:mod:`hashmatch_adapters.vics_case`) reads the same files as
+manifests, one row per file, through the ``expand`` hook of :func:`read_vics`.
 """
 
 from __future__ import annotations
@@ -84,7 +87,7 @@ import io
 import itertools
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -112,9 +115,12 @@ from ._common import MAX_SIZE, BatchAssembler, parse_size
 __all__ = [
     "TABLE_FORMAT",
     "CategoryTable",
+    "Expand",
     "VicsAdapter",
     "VicsModel",
     "default_table_folder",
+    "get_any_case",
+    "json_kind",
     "load_category_table",
     "parse_category_table",
     "parse_model",
@@ -441,7 +447,8 @@ class _CaseProblem:
     reason: str
 
 
-def _kind(value: object) -> str:
+def json_kind(value: object) -> str:
+    """What a JSON value is, for messages: ``an object``, ``text``, ``a number``..."""
     if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):
@@ -553,7 +560,7 @@ class _EventWalker:
             position += 1
             if event != "start_map":
                 self._skip(event)
-                yield _CaseProblem(f"case {position} is {_kind(value)}, not a case object")
+                yield _CaseProblem(f"case {position} is {json_kind(value)}, not a case object")
                 continue
             self.case_number = None
             media = False
@@ -684,7 +691,7 @@ def _text(value: object) -> str | None:
         return _FALSE
     if isinstance(value, int | Decimal | float):
         return str(value)
-    raise ValueError(f"{_kind(value)}, not text")
+    raise ValueError(f"{json_kind(value)}, not text")
 
 
 def _flag(value: object) -> str | None:
@@ -711,7 +718,7 @@ def _shown(value: object) -> str:
     return json.dumps(value, default=str, ensure_ascii=False)[:40]
 
 
-def _get(mapping: dict[str, Any], key: str) -> Any:
+def get_any_case(mapping: dict[str, Any], key: str) -> Any:
     """``mapping[key]`` with the key in any case."""
     if key in mapping:
         return mapping[key]
@@ -735,7 +742,7 @@ def _hash_pairs(value: object, found: list[tuple[str, str]], depth: int = 0) -> 
     name = mapping.get("HashName")
     digest = mapping.get("HashValue")
     if name is None or digest is None:
-        name, digest = _get(mapping, "HashName"), _get(mapping, "HashValue")
+        name, digest = get_any_case(mapping, "HashName"), get_any_case(mapping, "HashValue")
     if name.__class__ is str and digest.__class__ is str:
         found.append((name, digest))
     for item in mapping.values():
@@ -826,7 +833,7 @@ def _digests(
         if value is None or value.__class__ is str:
             texts.append(value or None)
         else:
-            problems.append((at[j], order, f"{name} is {_kind(value)}, not text"))
+            problems.append((at[j], order, f"{name} is {json_kind(value)}, not text"))
             texts.append(None)
     return texts
 
@@ -922,14 +929,31 @@ def _category(value: object) -> str | None:
     raise ValueError(_shown(value))
 
 
+Expand: TypeAlias = Callable[
+    [list[dict[str, Any]], pa.RecordBatch], tuple[pa.RecordBatch, list[tuple[int, str]]]
+]
+"""What ``read_vics(expand=...)`` calls on each chunk's rows before they are let through:
+with the Media objects the rows were read from (one per row, in row order, their keys
+spelled as the data model spells them) and the rows (``line``: each one's record index).
+It returns the rows to yield instead, still in record order, and warnings about them as
+``(record index, reason)`` in record order (the vics-case adapter: one row per file)."""
+
+
 class _MediaChunks:
     """Turns chunks of Media records into record batches, reading each field across a
     chunk at once, and says which records and fields are bad."""
 
-    def __init__(self, model: VicsModel, table: CategoryTable | None, context: ReadContext) -> None:
+    def __init__(
+        self,
+        model: VicsModel,
+        table: CategoryTable | None,
+        context: ReadContext,
+        expand: Expand | None = None,
+    ) -> None:
         self._context = context
         self._model = model
         self._table = table
+        self._expand = expand
         constants = {
             Label.SCHEME.value: model.scheme,
             "vics_version": model.version,
@@ -971,7 +995,7 @@ class _MediaChunks:
             at = [j for j, record in enumerate(records) if record.__class__ is dict]
             for j, record in enumerate(records):
                 if record.__class__ is not dict:
-                    reason = f"a Media record must be a JSON object, not {_kind(record)}"
+                    reason = f"a Media record must be a JSON object, not {json_kind(record)}"
                     problems.append((j, _NOT_AN_OBJECT, reason))
             objects = [records[j] for j in at]  # type: ignore[misc]
         present = set().union(*objects)
@@ -1005,7 +1029,7 @@ class _MediaChunks:
                 if isinstance(value, str):
                     photodna[j] = _photodna_values(value)
                 else:
-                    problems.append((at[j], _PHOTODNA, f"PhotoDNA is {_kind(value)}, not text"))
+                    problems.append((at[j], _PHOTODNA, f"PhotoDNA is {json_kind(value)}, not text"))
         # Hash pairs can hide under the containers of the model, or under any unknown key.
         unknown = present - _CANONICAL
         for j in range(len(objects)) if unknown else having(_CONTAINERS):
@@ -1059,12 +1083,18 @@ class _MediaChunks:
             md5, sha1, sha256, paths = ([c[j] for j in kept] for c in (md5, sha1, sha256, paths))
             sizes = [sizes[j] for j in kept]
             labels = [[column[j] for j in kept] for column in labels]
+            objects = [objects[j] for j in kept]
         pieces = {
             name: pa.array(list(map(wrap, values)), pa.string())
             for (name, wrap), values in zip(self._wraps.items(), labels, strict=True)
             if values.count(None) != len(values)
         }
-        return self._batch(lines, md5, sha1, sha256, sizes, paths, pieces), warnings
+        batch = self._batch(lines, md5, sha1, sha256, sizes, paths, pieces)
+        if self._expand is None:
+            return batch, warnings
+        batch, more = self._expand(objects, batch)
+        # Stable: a record's own warnings first, then what the expansion says about it.
+        return batch, sorted(warnings + more, key=lambda warning: warning[0]) if more else warnings
 
     def arrow_rows(self, first: int, media: pa.StructArray, plain: bool) -> _Rows | None:
         """What :meth:`rows` makes of the same records, from Arrow's parse of them (a
@@ -1410,7 +1440,7 @@ def _path(media: dict[str, Any]) -> str | None:
     if isinstance(files, list):
         for entry in files:
             if entry.__class__ is dict:
-                name = _get(entry, "FileName")
+                name = get_any_case(entry, "FileName")
                 if isinstance(name, str) and name.strip():
                     return name
     name = media.get("FileName")
@@ -2235,11 +2265,18 @@ class _Replay:
 
 
 def read_vics(
-    stream: BinaryIO, context: ReadContext, *, by_event: bool = False, uk_only: bool = False
+    stream: BinaryIO,
+    context: ReadContext,
+    *,
+    by_event: bool = False,
+    uk_only: bool = False,
+    expand: Expand | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Record batches from a VICS file: the reader of :class:`VicsAdapter` and the CAID
-    adapter. ``by_event`` reads every file from parse events; ``uk_only`` refuses files
-    that are not 2.0 UK profile (CAID's)."""
+    """Record batches from a VICS file: the reader of :class:`VicsAdapter`, of the CAID
+    adapter and of the vics-case adapter. ``by_event`` reads every file from parse
+    events; ``uk_only`` refuses files that are not 2.0 UK profile (CAID's); ``expand``
+    rewrites each chunk's rows (see :data:`Expand`), and implies ``by_event``."""
+    by_event = by_event or expand is not None
     source = _Utf8Source(stream)
     head = _read_full(source, HEAD_BYTES)
     if not head.strip():
@@ -2269,7 +2306,7 @@ def read_vics(
     table = None
     if model.needs_table and model.profile is not None:
         table = load_category_table(model.profile, context.options)
-    chunks = _MediaChunks(model, table, context)
+    chunks = _MediaChunks(model, table, context, expand)
     committer = _Committer(BatchAssembler(context))
     if walker is None and start is not None:
         _read_full(source, start)

@@ -27,7 +27,7 @@ import pyarrow as pa
 from hashmatch.errors import RecordError
 from hashmatch.model import RecordWarning
 
-__all__ = ["FormatAdapter", "ReadContext", "Role"]
+__all__ = ["FormatAdapter", "ReadContext", "RecordNote", "Role"]
 
 HEAD_BYTES = 64 * 1024
 """How much of a file :meth:`FormatAdapter.sniff` is shown."""
@@ -38,6 +38,15 @@ class Role(enum.StrEnum):
 
     LIST = "list"
     MANIFEST = "manifest"
+
+
+class RecordNote(str):
+    """A reason given with a record that is no fault of the file: why a manifest row has no
+    digest (a scan could not read the file, say). Passed to :meth:`ReadContext.warn` like a
+    warning, it becomes the row's reason instead, and never an error, even under ``strict``.
+    """
+
+    __slots__ = ()
 
 
 @dataclass(slots=True)
@@ -61,9 +70,18 @@ class ReadContext:
     per-profile category tables), by name."""
     warnings: list[RecordWarning] = field(default_factory=list)
     warning_count: int = 0
+    notes: dict[int, str] = field(default_factory=dict)
+    """The :class:`RecordNote` reasons given, by line."""
 
     def warn(self, line: int | None, reason: str) -> None:
-        """Record a skipped or repaired record; raise instead under ``strict``."""
+        """Record a skipped or repaired record; raise instead under ``strict``.
+
+        A :class:`RecordNote` is kept in :attr:`notes` instead: it is no warning.
+        """
+        if isinstance(reason, RecordNote):
+            if line is not None:
+                self.notes[line] = str(reason)
+            return
         if self.strict:
             raise RecordError(reason, source=self.source, line=line)
         self.warning_count += 1

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         "verbatim and flagged for review.",
     )
 
+    gradings_list: str = Field(
+        default="reviewer-gradings",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="The local list that reviewers' gradings feed ('hashmatch review grade'): "
+        "created on the first grading, so the next run marks those files known.",
+    )
+
     @property
     def catalog_url(self) -> str:
         """The store URL in force: ``database_url`` or the SQLite default in ``home``."""

@@ -16,7 +16,8 @@ The tree::
     ├── AdapterRegistryError          two adapters claim one name, or an adapter is broken
     ├── IngestError                   an ingest failed; nothing of it was committed
     ├── SnapshotError                 a snapshot is missing, corrupt or could not be published
-    └── StoreError                    the catalog or verdict store failed
+    ├── StoreError                    the catalog or verdict store failed
+    └── Cancelled                     a long operation was stopped on request; nothing was kept
 
 Errors carry their context as attributes (``source``, ``line``, ``reason``) and render as
 ``file:line: reason``. The CLI maps classes to exit codes and the web layer to HTTP statuses;
@@ -28,6 +29,7 @@ from __future__ import annotations
 __all__ = [
     "AdapterRegistryError",
     "BundleError",
+    "Cancelled",
     "ConfigurationError",
     "Conflict",
     "DigestError",
@@ -135,3 +137,7 @@ class StoreError(HashmatchError):
     """The catalog or verdict store failed."""
 
     http_status = 503
+
+
+class Cancelled(HashmatchError):
+    """A long operation (a scan) was stopped on request; nothing of it was kept."""

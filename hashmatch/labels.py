@@ -75,6 +75,12 @@ class Label(enum.StrEnum):
     """When the source last changed the entry, as the source wrote it."""
     PERCEPTUAL = "perceptual"
     """Perceptual fingerprints, kept as ``"algorithm:value"`` texts and never matched."""
+    GRADED_BY = "graded_by"
+    """The reviewer who graded the entry (``hashmatch review grade``)."""
+    GRADED_AT = "graded_at"
+    """When the reviewer graded it, ISO 8601 in UTC."""
+    CASE_REF = "case_ref"
+    """The case a reviewer's grading was made in (left out of exports)."""
 
 
 class Scheme(enum.StrEnum):

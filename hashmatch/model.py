@@ -7,10 +7,21 @@ pass these (or Arrow tables), never loose dicts.
 from __future__ import annotations
 
 import enum
+import re
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from hashmatch.errors import DigestError, InputError
+from hashmatch.labels import BOOLEAN_FLAGS, Scheme
+
+if TYPE_CHECKING:
+    from hashmatch.digests import Algorithm
 
 __all__ = [
+    "Grading",
     "IngestCounts",
     "ListInfo",
     "ListPolicy",
@@ -191,6 +202,9 @@ class RunInput:
     sha256: str
     format: str
     rows: int
+    origin: str | None = None
+    """Where the manifest came from, as the examiner states it (``device-image``,
+    ``cloud-return``, ``provider-production``, or their own words); None when not stated."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,3 +222,119 @@ class RunInfo:
     inputs: tuple[RunInput, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
     """Rows per verdict, plus ``total``."""
+
+
+_UUID_HEX = re.compile(r"[0-9a-f]{32}")
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Grading:
+    """A reviewer's grading of one digest: a category in a named scheme, and flags.
+
+    A later grading of the same (algorithm, digest) supersedes an earlier one, which stays
+    in the history. Construction checks and normalises every field against the label
+    vocabulary of :mod:`hashmatch.labels`: ``scheme`` must be a :class:`~hashmatch.labels.Scheme`
+    value, each flag one of :data:`~hashmatch.labels.BOOLEAN_FLAGS` (kept sorted, once
+    each), ``digest`` hex of the algorithm's length (kept lower-case), and not the digest
+    of the zero-length file (which would grade every empty file). ``category`` is kept
+    verbatim: the vocabulary has no list of each scheme's codes. InputError (DigestError
+    for the digest) says what is wrong; a naive ``graded_at`` is a ValueError, as in the
+    store.
+    """
+
+    grading_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """A UUID as 32 lower-case hex digits."""
+    algorithm: Algorithm
+    digest: str
+    """Lower-case hex."""
+    scheme: str
+    """The category scheme: ``uk``, ``vics-us``, ``ncmec`` ... (a ``Scheme`` value)."""
+    category: str
+    """The category code as the reviewer gave it, verbatim (``A``, ``1``, ``B2``)."""
+    flags: tuple[str, ...] = ()
+    """Flag names from ``BOOLEAN_FLAGS`` that hold for the file, sorted."""
+    reviewer: str
+    graded_at: datetime
+    """When it was graded, in UTC."""
+    case_ref: str | None = None
+    run_id: str | None = None
+    """The run whose review queue the digest came from, if any (not checked to exist)."""
+    note: str | None = None
+    """Free text, kept in the catalog and stripped on export."""
+    size: int | None = None
+    """The file's size in bytes, when known."""
+
+    def __post_init__(self) -> None:
+        from hashmatch.digests import (  # noqa: PLC0415 - keeps numpy out of light imports
+            Algorithm,
+            is_empty_file_digest,
+        )
+
+        algorithm = (
+            self.algorithm
+            if isinstance(self.algorithm, Algorithm)
+            else Algorithm.parse(_text(self.algorithm, "algorithm"))
+        )
+        digest = _text(self.digest, "digest").lower()
+        if len(digest) != algorithm.hex_length or not _HEX.fullmatch(digest):
+            raise DigestError(
+                f"a grading's {algorithm.value} digest must be {algorithm.hex_length} hex "
+                f"digits, got {self.digest[:80]!r}"
+            )
+        if is_empty_file_digest(algorithm, bytes.fromhex(digest)):
+            raise DigestError(
+                f"{digest} is the {algorithm.value} of a zero-length file, which cannot be "
+                "graded (it would grade every empty file)"
+            )
+        if not _UUID_HEX.fullmatch(_text(self.grading_id, "grading_id")):
+            raise InputError(
+                f"grading_id must be a UUID as 32 lower-case hex digits, got {self.grading_id!r}"
+            )
+        scheme = _text(self.scheme, "scheme")
+        if scheme not in {s.value for s in Scheme}:
+            known = ", ".join(s.value for s in Scheme)
+            raise InputError(f"unknown category scheme {scheme!r} (expected one of {known})")
+        category = _text(self.category, "category")
+        if not category.strip():
+            raise InputError("a grading needs a category")
+        flags = _flags(self.flags)
+        if not _text(self.reviewer, "reviewer").strip():
+            raise InputError("a grading needs the reviewer's name")
+        if self.graded_at.tzinfo is None or self.graded_at.utcoffset() is None:
+            raise ValueError(
+                f"graded_at must be timezone-aware, got naive {self.graded_at.isoformat()}"
+            )
+        for name in ("case_ref", "run_id", "note"):
+            value = getattr(self, name)
+            if value is not None:
+                _text(value, name)
+        if self.size is not None and (
+            isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 0
+        ):
+            raise InputError(f"size must be a whole number of bytes, got {self.size!r}")
+        # Frozen: normalised values go in through object.__setattr__, once, here.
+        object.__setattr__(self, "algorithm", algorithm)
+        object.__setattr__(self, "digest", digest)
+        object.__setattr__(self, "scheme", scheme)
+        object.__setattr__(self, "flags", flags)
+        object.__setattr__(self, "graded_at", self.graded_at.astimezone(UTC))
+
+
+def _text(value: object, name: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{name} must be text, got {type(value).__name__}")
+    if "\x00" in value:
+        raise InputError(f"{name} holds a NUL character")
+    return str(value)
+
+
+def _flags(flags: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(flags, str):
+        raise InputError(f"flags must be a list of flag names, got the text {flags!r}")
+    names = {_text(flag, "a flag") for flag in flags}
+    unknown = sorted(names - BOOLEAN_FLAGS)
+    if unknown:
+        known = ", ".join(sorted(BOOLEAN_FLAGS))
+        raise InputError(f"unknown flag {', '.join(map(repr, unknown))} (known flags: {known})")
+    return tuple(sorted(names))

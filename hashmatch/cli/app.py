@@ -31,6 +31,7 @@ from rich.table import Table
 
 from hashmatch._version import __version__
 from hashmatch.errors import (
+    Cancelled,
     Conflict,
     HashmatchError,
     IngestError,
@@ -79,11 +80,16 @@ class ExitCode(enum.IntEnum):
     VETTING = 8
     """A list file was refused: unsigned where a signature is required, signed by an
     untrusted key, a bad signature, or a checksum that does not match."""
+    DIFFER = 9
+    """'compare': the two runs do not agree (the differences are printed)."""
+    TAMPERED = 10
+    """'audit verify': a record of the audit trail was edited, deleted or reordered."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C; nothing half-done was committed."""
 
 
 _EXIT_CODES: tuple[tuple[type[HashmatchError], ExitCode], ...] = (
+    (Cancelled, ExitCode.INTERRUPTED),
     (VettingError, ExitCode.VETTING),
     (InputError, ExitCode.INPUT),
     (NotFound, ExitCode.NOT_FOUND),
@@ -581,6 +587,46 @@ def ingest(
 # -- check -------------------------------------------------------------------------------
 
 
+# Options that 'check' and 'scan' share.
+CaseOption = Annotated[str, typer.Option("--case", help="Case reference recorded with the run.")]
+ReportOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--report",
+        help="Write a report; its format comes from the extension: .html, .json or .csv.",
+    ),
+]
+SummaryOption = Annotated[
+    Path | None,
+    typer.Option("--summary", help="Also write the PII-free counts (.json or .csv)."),
+]
+ChargingOption = Annotated[
+    Path | None,
+    typer.Option("--charging-summary", help="Also write the charging summary (.json, .csv)."),
+]
+OperatorOption = Annotated[
+    str | None,
+    typer.Option("--operator", help="Who runs it; default HASHMATCH_OPERATOR or your login."),
+]
+MapToOption = Annotated[
+    str | None,
+    typer.Option(
+        "--map-to",
+        help="Also show each match's category as a crosswalk suggests it in this scheme "
+        "(uk, vics-us, hashmatch-disposition), beside the source's own label. "
+        "A suggestion, never a legal category.",
+    ),
+]
+CrosswalkOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--crosswalk",
+        help="Your own crosswalk file, or a folder of *.json; overrides a shipped one "
+        "with the same from/to. Repeatable.",
+    ),
+]
+
+
 def _print_check(result: CheckResult) -> None:
     counts = result.header.counts
     run = result.header.run
@@ -623,45 +669,34 @@ def _print_check(result: CheckResult) -> None:
 def check(
     manifests: Annotated[
         list[Path],
-        typer.Argument(help="Manifest files (hashdeep, md5sum/sha*sum, bare digests, CSV)."),
-    ],
-    case: Annotated[str, typer.Option("--case", help="Case reference recorded with the run.")],
-    report: Annotated[
-        Path | None,
-        typer.Option(
-            "--report", help="Write a report; its format comes from the extension: .json or .csv."
+        typer.Argument(
+            help="Manifest files: hashdeep/md5deep, md5sum/sha*sum, DFXML, tool CSV exports "
+            "(Autopsy, Griffeye, X-Ways, FTK Imager, Get-FileHash), UFED report.xml, VICS "
+            "case exports, bare digests (see 'hashmatch formats')."
         ),
-    ] = None,
+    ],
+    case: CaseOption,
+    report: ReportOption = None,
     fmt: Annotated[
         str | None, typer.Option("--format", help="Manifest format; default: detect per file.")
     ] = None,
-    operator: Annotated[
-        str | None,
+    origin: Annotated[
+        list[str] | None,
         typer.Option(
-            "--operator", help="Who runs the check; default HASHMATCH_OPERATOR or your login."
+            "--origin",
+            help="Where the manifests came from, as you state it: device-image, cloud-return, "
+            "provider-production, or your own words. Once for all, or once per manifest.",
         ),
     ] = None,
+    summary: SummaryOption = None,
+    charging: ChargingOption = None,
+    operator: OperatorOption = None,
     strict: Annotated[
         bool,
         typer.Option("--strict", help="Fail on a malformed row instead of reporting it 'invalid'."),
     ] = False,
-    map_to: Annotated[
-        str | None,
-        typer.Option(
-            "--map-to",
-            help="Also show each match's category as a crosswalk suggests it in this scheme "
-            "(uk, vics-us, hashmatch-disposition), beside the source's own label. "
-            "A suggestion, never a legal category.",
-        ),
-    ] = None,
-    crosswalk: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--crosswalk",
-            help="Your own crosswalk file, or a folder of *.json; overrides a shipped one "
-            "with the same from/to. Repeatable.",
-        ),
-    ] = None,
+    map_to: MapToOption = None,
+    crosswalk: CrosswalkOption = None,
 ) -> None:
     """Check the manifests of a device against every serving list.
 
@@ -681,8 +716,12 @@ def check(
             strict=strict,
             map_to=map_to,
             crosswalks=crosswalk or (),
+            origins=origin or (),
             progress=progress,
         )
+        from hashmatch.cli.examiner import write_summaries
+
+        write_summaries(service, result.header, summary, charging)
     _print_check(result)
 
 
@@ -751,7 +790,7 @@ def demo(
         int, typer.Option("--files", min=20, help="Rows in the demo manifest.")
     ] = 1_000,
 ) -> None:
-    """Run the whole workflow on synthetic data: two lists, one manifest, two reports.
+    """Run the whole workflow on synthetic data: two lists, one manifest, three reports.
 
     Everything goes under --dir, including its own data directory (DIR/home), so the demo
     never touches your real lists. All digests are of made-up strings.
@@ -774,7 +813,11 @@ def demo(
             out.print(f"$ hashmatch ingest {name} {escape(str(path))}", highlight=False)
             _print_version(service.ingest(name, path, progress=progress))
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        for report in (directory / "report.json", directory / "report.csv"):
+        for report in (
+            directory / "report.json",
+            directory / "report.csv",
+            directory / "report.html",
+        ):
             out.print(
                 f"$ hashmatch check {escape(str(files_made.manifest))} --case DEMO-{stamp} "
                 f"--report {escape(str(report))}",
@@ -793,10 +836,14 @@ def demo(
     out.print("[green]demo verdicts match what was planted.[/]")
 
 
-# Mounted here, after the helpers it imports from this module exist.
+# Mounted here, after the helpers they import from this module exist.
+from hashmatch.cli import examiner  # noqa: E402, F401  (its commands register on ``app``)
 from hashmatch.cli.bundle import bundle_app  # noqa: E402
+from hashmatch.cli.review import audit_app, review_app  # noqa: E402
 
 app.add_typer(bundle_app, name="bundle")
+app.add_typer(review_app, name="review")
+app.add_typer(audit_app, name="audit")
 
 
 def main() -> None:

@@ -15,6 +15,10 @@ names both, each with its own labels, version and the algorithms it matched on.
 On request (``map_to``), each match whose labels carry a category also gets a ``mapped``
 object beside its ``labels``: the category as a crosswalk suggests it in another scheme
 (:mod:`hashmatch.crosswalk`). ``labels`` stay the source's own, byte for byte.
+
+:class:`Matcher` works out each distinct combination of label sets once for a whole batch
+(a million rows share a handful); :class:`RowMatcher`, its plain reference twin, works out
+every matched row on its own, and the tests hold the two to the same batches.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -35,7 +40,7 @@ from hashmatch.ingest.parse import ParsedBatch, hex_column
 from hashmatch.model import Purpose, Verdict
 from hashmatch.records import decode_labels
 
-__all__ = ["VERDICTS", "VERDICT_SCHEMA", "Matcher"]
+__all__ = ["VERDICTS", "VERDICT_SCHEMA", "Matcher", "RowMatcher"]
 
 VERDICTS: tuple[Verdict, ...] = tuple(Verdict)
 """Verdicts in the order their codes are assigned."""
@@ -91,7 +96,7 @@ class Matcher:
         """Verdicts for every row of ``parsed``, as a :data:`VERDICT_SCHEMA` batch."""
         n = parsed.num_rows
         index = self.snapshot.index
-        hits: dict[Algorithm, np.ndarray[Any, np.dtype[np.int64]]] = {}
+        hits: dict[Algorithm, npt.NDArray[np.int64]] = {}
         for algorithm in Algorithm:
             usable = parsed.usable(algorithm)
             if not usable.any():
@@ -101,26 +106,17 @@ class Matcher:
             values = parsed.digests[algorithm].filter(pa.array(usable))
             ids[rows] = index.lookup_batch(algorithm, digest_matrix(values))
             hits[algorithm] = ids
-        codes = np.full(n, _CODE[Verdict.UNKNOWN], dtype=np.int8)
-        matches: list[str | None] = [None] * n
-        matched = np.zeros(n, dtype=bool)
-        for ids in hits.values():
-            matched |= ids != MISS
-        for row in np.flatnonzero(matched).tolist():
-            key = tuple((a, int(ids[row])) for a, ids in hits.items() if ids[row] != MISS)
-            concern = any(self._is_concern(set_id) for _, set_id in key)
-            codes[row] = _CODE[Verdict.KNOWN if concern else Verdict.KNOWN_BENIGN]
-            matches[row] = self._describe(key)
-        reasons: list[str | None] = [None] * n
-        usable_any = parsed.any_usable()
+        codes, described, texts = self._combine(hits, n)
+        reasons = np.full(n, None, dtype=object)
+        unassessable = ~parsed.any_usable()
         empty_any = parsed.any_empty_file()
-        for row in np.flatnonzero(~usable_any).tolist():
-            codes[row] = _CODE[Verdict.NOT_ASSESSABLE]
-            reasons[row] = _ZERO_LENGTH if empty_any[row] else _NO_DIGEST
+        codes[unassessable] = _CODE[Verdict.NOT_ASSESSABLE]
+        reasons[unassessable & empty_any] = _ZERO_LENGTH
+        reasons[unassessable & ~empty_any] = _NO_DIGEST
         for row, problems in parsed.problems.items():
             codes[row] = _CODE[Verdict.INVALID]
             reasons[row] = "; ".join(problems)
-            matches[row] = None
+            described[row] = -1
         records = parsed.records
         return pa.RecordBatch.from_arrays(
             [
@@ -133,10 +129,44 @@ class Matcher:
                     pa.array(codes), pa.array([v.value for v in VERDICTS])
                 ).cast(pa.string()),
                 pa.array(reasons, pa.string()),
-                pa.array(matches, pa.string()),
+                pa.array(texts, pa.string()).take(pa.array(described, mask=described < 0)),
             ],
             schema=VERDICT_SCHEMA,
         )
+
+    def _combine(
+        self, hits: dict[Algorithm, npt.NDArray[np.int64]], n: int
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64], list[str]]:
+        """Each row's verdict code from its lookups, and its matches text (by index, -1: none).
+
+        Rows found on the same label sets share one key: the keys are made distinct with
+        numpy, and each distinct key is worked out once (:class:`RowMatcher`, the reference
+        twin, works out every matched row on its own).
+        """
+        codes = np.full(n, _CODE[Verdict.UNKNOWN], dtype=np.int8)
+        described = np.full(n, -1, dtype=np.int64)
+        matched = np.zeros(n, dtype=bool)
+        for ids in hits.values():
+            matched |= ids != MISS
+        rows = np.flatnonzero(matched)
+        if not len(rows):
+            return codes, described, []
+        algorithms = list(hits)
+        combos = np.stack([hits[a][rows] for a in algorithms], axis=1)
+        distinct, inverse = np.unique(combos, axis=0, return_inverse=True)
+        texts = []
+        verdicts = np.empty(len(distinct), dtype=np.int8)
+        for k, combo in enumerate(distinct.tolist()):
+            key = tuple(
+                (a, set_id) for a, set_id in zip(algorithms, combo, strict=True) if set_id != MISS
+            )
+            concern = any(self._is_concern(set_id) for _, set_id in key)
+            verdicts[k] = _CODE[Verdict.KNOWN if concern else Verdict.KNOWN_BENIGN]
+            texts.append(self._describe(key))
+        inverse = inverse.reshape(-1)
+        codes[rows] = verdicts[inverse]
+        described[rows] = inverse
+        return codes, described, texts
 
     def _is_concern(self, set_id: int) -> bool:
         found = self._concern.get(set_id)
@@ -168,6 +198,26 @@ class Matcher:
         if self.map_to is None or self.crosswalks is None:
             return None
         return functools.partial(self.crosswalks.map, target=self.map_to)
+
+
+class RowMatcher(Matcher):
+    """:class:`Matcher` working out every matched row on its own: the reference twin."""
+
+    def _combine(
+        self, hits: dict[Algorithm, npt.NDArray[np.int64]], n: int
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.int64], list[str]]:
+        codes = np.full(n, _CODE[Verdict.UNKNOWN], dtype=np.int8)
+        described = np.full(n, -1, dtype=np.int64)
+        texts: list[str] = []
+        for row in range(n):
+            key = tuple((a, int(ids[row])) for a, ids in hits.items() if ids[row] != MISS)
+            if not key:
+                continue
+            concern = any(self._is_concern(set_id) for _, set_id in key)
+            codes[row] = _CODE[Verdict.KNOWN if concern else Verdict.KNOWN_BENIGN]
+            described[row] = len(texts)
+            texts.append(self._describe(key))
+        return codes, described, texts
 
 
 def _match_items(

@@ -6,7 +6,9 @@ labels of each source; never content. A run with ``--map-to`` also shows each ca
 crosswalk suggests it, beside the source's own label, and names the crosswalks in its header.
 """
 
+from hashmatch.reports._compare import Comparison, RowDifference, compare_reports
 from hashmatch.reports._counts import count_verdicts, report_mapping
+from hashmatch.reports._files import iter_report_rows, read_report_header
 from hashmatch.reports._model import (
     MAPPING_NOTE,
     NO_SCHEME,
@@ -28,6 +30,15 @@ from hashmatch.reports._model import (
     ToolInfo,
     report_lists,
 )
+from hashmatch.reports._summary import (
+    SUMMARY_KINDS,
+    ChargingSummary,
+    CountsSummary,
+    charging_summary,
+    counts_summary,
+    render_summary,
+    write_summary,
+)
 from hashmatch.reports._writers import REPORT_FORMATS, report_format, write_report
 
 __all__ = [
@@ -37,7 +48,11 @@ __all__ = [
     "REPORT_FORMATS",
     "REVIEW",
     "STATEMENT",
+    "SUMMARY_KINDS",
+    "ChargingSummary",
+    "Comparison",
     "Count",
+    "CountsSummary",
     "Report",
     "ReportCounts",
     "ReportCrosswalk",
@@ -49,10 +64,18 @@ __all__ = [
     "ReportMatch",
     "ReportRow",
     "ReportRun",
+    "RowDifference",
     "ToolInfo",
+    "charging_summary",
+    "compare_reports",
     "count_verdicts",
+    "counts_summary",
+    "iter_report_rows",
+    "read_report_header",
+    "render_summary",
     "report_format",
     "report_lists",
     "report_mapping",
     "write_report",
+    "write_summary",
 ]

@@ -1,12 +1,19 @@
 """Counts over a run's verdict table: by verdict, list, category and flag, with and without
-copies; and which crosswalks a run's mapped categories came from."""
+copies; and which crosswalks a run's mapped categories came from.
+
+:func:`count_verdicts` reduces each row's identity to an integer once and counts with
+numpy; :func:`count_verdicts_by_text`, the reference twin, counts the identity texts, and
+the tests hold the two to the same counts."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,7 +30,7 @@ from hashmatch.reports._model import (
     ReportMapping,
 )
 
-__all__ = ["count_verdicts", "report_mapping"]
+__all__ = ["count_verdicts", "count_verdicts_by_text", "report_mapping"]
 
 
 def _identity(table: pa.Table) -> pa.ChunkedArray:
@@ -83,29 +90,62 @@ def count_verdicts(table: pa.Table) -> ReportCounts:
 
     Categories and flags are counted over ``known`` files only: that is where a charge or a
     review starts. Each distinct ``matches`` text is parsed once, however many rows share it.
+
+    Each row's identity (:func:`_identity`) is reduced once to a small integer, so each
+    count is a numpy pass over integers; :func:`count_verdicts_by_text`, the reference
+    twin, counts the identity texts themselves and gives the same counts.
     """
+    ids, distinct = _identity_ids(table)
+
+    def count(chosen: npt.NDArray[np.bool_] | None) -> Count:
+        picked = ids if chosen is None else ids[chosen]
+        if len(picked) * 16 < distinct:
+            unique = len(np.unique(picked))
+        else:
+            seen = np.zeros(distinct, dtype=bool)
+            seen[picked] = True
+            unique = int(np.count_nonzero(seen))
+        return Count(total=len(picked), unique=unique)
+
+    verdicts = _codes_of(table.column("verdict"))
+    by_verdict = {v.value: count(verdicts.equal(v.value)) for v in Verdict}
+    matches = _codes_of(table.column("matches"))
+    known = verdicts.equal(Verdict.KNOWN.value)
+    owners = _match_owners(matches.values)
+
+    def counted(codes: list[int], *, known_only: bool) -> Count:
+        chosen = np.isin(matches.codes, codes)
+        return count(chosen & known if known_only else chosen)
+
+    def nested(found: dict[tuple[str, str], list[int]]) -> dict[str, dict[str, Count]]:
+        out: dict[str, dict[str, Count]] = {}
+        for scheme, code in sorted(found):
+            out.setdefault(scheme, {})[code] = counted(found[scheme, code], known_only=True)
+        return out
+
+    return ReportCounts(
+        total=count(None),
+        by_verdict=by_verdict,
+        by_list={
+            name: counted(owners.lists[name], known_only=False) for name in sorted(owners.lists)
+        },
+        review_queue=by_verdict[Verdict.UNKNOWN.value].total,
+        by_category=nested(owners.categories),
+        by_mapped_category=nested(owners.mapped),
+        by_flag={
+            flag: counted(owners.flags[flag], known_only=True) for flag in sorted(owners.flags)
+        },
+    )
+
+
+def count_verdicts_by_text(table: pa.Table) -> ReportCounts:
+    """:func:`count_verdicts` over the identity texts with Arrow kernels: the reference twin."""
     identity = _identity(table)
     verdicts = table.column("verdict")
     by_verdict = {v.value: _count(identity.filter(pc.equal(verdicts, v.value))) for v in Verdict}
     matches = pc.dictionary_encode(table.column("matches")).combine_chunks()
     known = pc.equal(verdicts, Verdict.KNOWN.value).combine_chunks()
-    lists: dict[str, list[int]] = {}
-    categories: dict[tuple[str, str], list[int]] = {}
-    mapped: dict[tuple[str, str], list[int]] = {}
-    flags: dict[str, list[int]] = {}
-    for code, text in enumerate(matches.dictionary.to_pylist()):
-        items = json.loads(text)
-        for name in {item["list"] for item in items}:
-            lists.setdefault(name, []).append(code)
-        if not any(item["purpose"] == Purpose.CONCERN.value for item in items):
-            continue  # no row with these matches can be known
-        found_categories, found_mapped, found_flags = _keys(items)
-        for key in found_categories:
-            categories.setdefault(key, []).append(code)
-        for key in found_mapped:
-            mapped.setdefault(key, []).append(code)
-        for flag in found_flags:
-            flags.setdefault(flag, []).append(code)
+    owners = _match_owners(matches.dictionary.to_pylist())
 
     def counted(codes: list[int], *, known_only: bool) -> Count:
         chosen = pc.fill_null(
@@ -115,21 +155,117 @@ def count_verdicts(table: pa.Table) -> ReportCounts:
             chosen = pc.and_(chosen, known)
         return _count(identity.filter(chosen))
 
-    def nested(owners: dict[tuple[str, str], list[int]]) -> dict[str, dict[str, Count]]:
+    def nested(found: dict[tuple[str, str], list[int]]) -> dict[str, dict[str, Count]]:
         out: dict[str, dict[str, Count]] = {}
-        for scheme, code in sorted(owners):
-            out.setdefault(scheme, {})[code] = counted(owners[scheme, code], known_only=True)
+        for scheme, code in sorted(found):
+            out.setdefault(scheme, {})[code] = counted(found[scheme, code], known_only=True)
         return out
 
     return ReportCounts(
         total=_count(identity),
         by_verdict=by_verdict,
-        by_list={name: counted(lists[name], known_only=False) for name in sorted(lists)},
+        by_list={
+            name: counted(owners.lists[name], known_only=False) for name in sorted(owners.lists)
+        },
         review_queue=by_verdict[Verdict.UNKNOWN.value].total,
-        by_category=nested(categories),
-        by_mapped_category=nested(mapped),
-        by_flag={flag: counted(flags[flag], known_only=True) for flag in sorted(flags)},
+        by_category=nested(owners.categories),
+        by_mapped_category=nested(owners.mapped),
+        by_flag={
+            flag: counted(owners.flags[flag], known_only=True) for flag in sorted(owners.flags)
+        },
     )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Owners:
+    """Which distinct ``matches`` texts (by their code) name each list, category and flag."""
+
+    lists: dict[str, list[int]]
+    categories: dict[tuple[str, str], list[int]]
+    mapped: dict[tuple[str, str], list[int]]
+    flags: dict[str, list[int]]
+
+
+def _match_owners(texts: list[str]) -> _Owners:
+    """Parse each distinct ``matches`` text once; a text's code is its place in ``texts``."""
+    owners = _Owners(lists={}, categories={}, mapped={}, flags={})
+    for code, text in enumerate(texts):
+        items = json.loads(text)
+        for name in {item["list"] for item in items}:
+            owners.lists.setdefault(name, []).append(code)
+        if not any(item["purpose"] == Purpose.CONCERN.value for item in items):
+            continue  # no row with these matches can be known
+        found_categories, found_mapped, found_flags = _keys(items)
+        for key in found_categories:
+            owners.categories.setdefault(key, []).append(code)
+        for key in found_mapped:
+            owners.mapped.setdefault(key, []).append(code)
+        for flag in found_flags:
+            owners.flags.setdefault(flag, []).append(code)
+    return owners
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Coded:
+    """A text column as one integer code per row (-1 for null) and the distinct values."""
+
+    codes: npt.NDArray[np.int64]
+    values: list[str]
+
+    def equal(self, value: str) -> npt.NDArray[np.bool_]:
+        """Rows holding ``value``."""
+        if value not in self.values:
+            return np.zeros(len(self.codes), dtype=bool)
+        found: npt.NDArray[np.bool_] = self.codes == self.values.index(value)
+        return found
+
+
+def _codes_of(column: pa.ChunkedArray | pa.Array) -> _Coded:
+    encoded = pc.dictionary_encode(_combined(column))
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return _Coded(codes=codes, values=encoded.dictionary.to_pylist())
+
+
+def _combined(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def _identity_ids(table: pa.Table) -> tuple[npt.NDArray[np.int64], int]:
+    """Each row's :func:`_identity` as an integer in ``[0, distinct)``, and ``distinct``.
+
+    Two rows get the same integer exactly when their identity texts are equal: each digest
+    column is dictionary-encoded over the rows it decides (those with no stronger digest),
+    and rows with no digest are numbered by their distinct ``(input, line)``.
+    """
+    n = table.num_rows
+    ids = np.zeros(n, dtype=np.int64)
+    undecided = np.ones(n, dtype=bool)
+    distinct = 0
+    for name in ("sha256", "sha1", "md5"):
+        column = _combined(table.column(name))
+        decided = column.is_valid().to_numpy(zero_copy_only=False) & undecided
+        if not decided.any():
+            continue
+        rows = np.flatnonzero(decided)
+        values = column if len(rows) == n else column.take(pa.array(rows))
+        encoded = pc.dictionary_encode(values)
+        ids[rows] = encoded.indices.to_numpy(zero_copy_only=False) + distinct
+        distinct += len(encoded.dictionary)
+        undecided &= ~decided
+    rest = np.flatnonzero(undecided)
+    if len(rest):
+        keys = np.stack(
+            [
+                _combined(table.column("input")).to_numpy()[rest].astype(np.int64),
+                _combined(table.column("line")).to_numpy()[rest].astype(np.int64),
+            ],
+            axis=1,
+        )
+        _, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        ids[rest] = inverse + distinct
+        distinct += int(inverse.max()) + 1
+    return ids, distinct
 
 
 def _applied(table: pa.Table) -> list[str]:

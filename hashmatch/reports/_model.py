@@ -87,6 +87,9 @@ class ReportInput:
     sha256: str
     format: str
     rows: int
+    origin: str | None = None
+    """Where the manifest came from, as the examiner stated it (``device-image``,
+    ``cloud-return``, ``provider-production``, ``local-scan``...); None when not stated."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

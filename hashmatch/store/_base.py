@@ -13,9 +13,11 @@ import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Self
 
+from hashmatch.audit import AuditRecord
 from hashmatch.model import (
+    Grading,
     ListInfo,
     ListPolicy,
     ListVersionInfo,
@@ -25,7 +27,15 @@ from hashmatch.model import (
     Verdict,
 )
 
-__all__ = ["Catalog", "VerdictRecord", "as_utc", "new_list", "plain_counts"]
+__all__ = [
+    "Catalog",
+    "VerdictRecord",
+    "as_utc",
+    "check_limit",
+    "latest_per_digest",
+    "new_list",
+    "plain_counts",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,15 +78,35 @@ def plain_counts(counts: Mapping[str, int]) -> dict[str, int]:
     return {str(key): int(value) for key, value in counts.items()}
 
 
+def check_limit(since_seq: int, limit: int | None) -> None:
+    """ValueError unless ``since_seq`` and ``limit`` (when given) are at least 0."""
+    if since_seq < 0:
+        raise ValueError(f"since_seq must be 0 or more, got {since_seq}")
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be 0 or more, got {limit}")
+
+
+def latest_per_digest(gradings: Sequence[Grading]) -> list[Grading]:
+    """The last grading of each (algorithm, digest) in ``gradings``, kept in their order.
+
+    ``gradings`` must be in the order :meth:`Catalog.gradings` gives (oldest first, ties in
+    the order they were added), so the last one seen of a digest is its newest.
+    """
+    newest: dict[tuple[str, str], int] = {}
+    for position, grading in enumerate(gradings):
+        newest[(grading.algorithm, grading.digest)] = position
+    return [gradings[position] for position in sorted(newest.values())]
+
+
 class Catalog(abc.ABC):
-    """The catalog of lists, list versions, snapshots and runs, and the verdicts of runs.
+    """The catalog of lists, versions, snapshots and runs, verdicts, gradings and the audit trail.
 
     Errors, the same in every implementation:
 
     - :class:`~hashmatch.errors.NotFound`: a named list, version id or run id does not exist.
     - :class:`~hashmatch.errors.Conflict`: the thing to create exists already (list name,
-      version number within its list, version id, run id, verdict row of a run), or a run
-      is finished twice. Nothing of the failed call is stored.
+      version number within its list, version id, run id, verdict row of a run, grading
+      id), or a run is finished twice. Nothing of the failed call is stored.
     - :class:`~hashmatch.errors.StoreError`: the database failed (locked, gone, full); the
       message names the operation. Nothing of the failed call is stored.
     - ``ValueError``: a datetime argument is naive. Datetimes come back as aware UTC.
@@ -210,6 +240,63 @@ class Catalog(abc.ABC):
     @abc.abstractmethod
     def verdicts(self, run_id: str) -> list[VerdictRecord]:
         """The run's verdicts ordered by row. NotFound if the run does not exist."""
+
+    # Gradings
+
+    @abc.abstractmethod
+    def add_grading(self, grading: Grading) -> None:
+        """Store a reviewer's grading. Conflict if ``grading.grading_id`` exists.
+
+        A grading of a digest that is graded already is stored beside the earlier one and
+        supersedes it in :meth:`latest_gradings`; nothing is ever changed or deleted.
+        ``grading.run_id`` is not checked against the runs (gradings may be imported).
+        """
+
+    @abc.abstractmethod
+    def gradings(self, *, since: datetime | None = None) -> list[Grading]:
+        """Every grading with ``graded_at`` at or after ``since`` (None: all), oldest first.
+
+        Gradings made at the same instant come in the order they were added. ``since`` is
+        inclusive: a caller that resumes from the last ``graded_at`` it saw gets that
+        grading again (recognise it by ``grading_id``) rather than missing a twin of it.
+        """
+
+    @abc.abstractmethod
+    def latest_gradings(self) -> list[Grading]:
+        """The newest grading of each (algorithm, digest), in the order of :meth:`gradings`.
+
+        Newest: the latest ``graded_at``; of gradings made at the same instant, the one
+        added last.
+        """
+
+    # The audit trail (see hashmatch.audit); append-only: no call updates or deletes.
+
+    @abc.abstractmethod
+    def append_audit(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        subject: str,
+        details: Mapping[str, Any],
+    ) -> AuditRecord:
+        """Append one record to the audit chain and return it as stored.
+
+        Its ``seq`` is one more than the last record's (1 for the first) and its
+        ``prev_hash`` is the last record's ``hash``, both read in the same transaction as
+        the insert: concurrent appenders, in threads or processes, never fork the chain.
+        ValueError as :func:`hashmatch.audit.make_record` says (naive ``at``, empty actor or
+        action, ``details`` that is not JSON); StoreError if the database fails.
+        """
+
+    @abc.abstractmethod
+    def audit_records(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
+        """The records with ``seq`` above ``since_seq``, in ``seq`` order, at most ``limit``.
+
+        ``since_seq=0`` starts at the first record. ValueError if either is negative.
+        Verify what comes back with :func:`hashmatch.audit.verify_chain`.
+        """
 
     # Lifetime
 

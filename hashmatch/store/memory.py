@@ -8,13 +8,17 @@ nothing and threads see whole calls.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
+from hashmatch.audit import AuditRecord, make_record
 from hashmatch.errors import Conflict, NotFound
 from hashmatch.model import (
+    Grading,
     ListInfo,
     ListPolicy,
     ListVersionInfo,
@@ -23,7 +27,15 @@ from hashmatch.model import (
     TrustedKey,
     Verdict,
 )
-from hashmatch.store._base import Catalog, VerdictRecord, as_utc, new_list, plain_counts
+from hashmatch.store._base import (
+    Catalog,
+    VerdictRecord,
+    as_utc,
+    check_limit,
+    latest_per_digest,
+    new_list,
+    plain_counts,
+)
 
 __all__ = ["MemoryCatalog"]
 
@@ -50,6 +62,11 @@ class MemoryCatalog(Catalog):
         self._keys: dict[str, dict[str, TrustedKey]] = {}
         """List name -> key id -> trusted key."""
         self._verdicts: dict[str, dict[int, VerdictRecord]] = {}
+        self._gradings: list[Grading] = []
+        """In the order they were added."""
+        self._grading_ids: set[str] = set()
+        self._audit: list[AuditRecord] = []
+        """The chain: ``self._audit[i].seq == i + 1``."""
 
     def __repr__(self) -> str:
         return "MemoryCatalog()"
@@ -254,6 +271,51 @@ class MemoryCatalog(Catalog):
             stored = self._verdicts[run_id]
             return [stored[row] for row in sorted(stored)]
 
+    # Gradings
+
+    def add_grading(self, grading: Grading) -> None:
+        stored = dataclasses.replace(grading, graded_at=as_utc(grading.graded_at, "graded_at"))
+        with self._lock:
+            if grading.grading_id in self._grading_ids:
+                raise Conflict(f"a grading with id {grading.grading_id} exists already")
+            self._grading_ids.add(grading.grading_id)
+            self._gradings.append(stored)
+
+    def gradings(self, *, since: datetime | None = None) -> list[Grading]:
+        start = None if since is None else as_utc(since, "since")
+        with self._lock:
+            chosen = [g for g in self._gradings if start is None or g.graded_at >= start]
+        return sorted(chosen, key=lambda grading: grading.graded_at)  # stable: ties as added
+
+    def latest_gradings(self) -> list[Grading]:
+        return latest_per_digest(self.gradings())
+
+    # The audit trail
+
+    def append_audit(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        subject: str,
+        details: Mapping[str, Any],
+    ) -> AuditRecord:
+        with self._lock:
+            previous = self._audit[-1].head if self._audit else None
+            record = make_record(
+                previous, at=at, actor=actor, action=action, subject=subject, details=details
+            )
+            self._audit.append(record)
+        return _copy_audit(record)
+
+    def audit_records(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
+        check_limit(since_seq, limit)
+        with self._lock:
+            end = None if limit is None else since_seq + limit
+            chosen = self._audit[since_seq:end]  # seq n sits at index n - 1
+            return [_copy_audit(record) for record in chosen]
+
     def close(self) -> None:
         """Nothing to release; the data stays until the object is dropped."""
 
@@ -275,6 +337,11 @@ class MemoryCatalog(Catalog):
         numbers = self._numbers[info.name]
         active = [n for n, vid in numbers.items() if self._versions[vid].active]
         return dataclasses.replace(info, active_version=active[0] if active else None)
+
+
+def _copy_audit(record: AuditRecord) -> AuditRecord:
+    """A record whose ``details`` the caller may change without changing the chain."""
+    return dataclasses.replace(record, details=copy.deepcopy(record.details))
 
 
 def _copy_run(run: RunInfo) -> RunInfo:

@@ -13,18 +13,22 @@ by the database's collation, and the twins must agree on one order (code points)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from hashmatch.audit import AuditHead, AuditRecord, make_record
 from hashmatch.errors import Conflict, NotFound, StoreError
 from hashmatch.model import (
+    Grading,
     IngestCounts,
     ListInfo,
     ListPolicy,
@@ -38,9 +42,18 @@ from hashmatch.model import (
     Verdict,
     Vetting,
 )
-from hashmatch.store._base import Catalog, VerdictRecord, as_utc, new_list, plain_counts
+from hashmatch.store._base import (
+    Catalog,
+    VerdictRecord,
+    as_utc,
+    check_limit,
+    new_list,
+    plain_counts,
+)
 from hashmatch.store._engine import BEGIN_MODE, create_store_engine, driver_reason
 from hashmatch.store.tables import (
+    AuditRow,
+    GradingRow,
     ListRow,
     RunRow,
     SnapshotRow,
@@ -54,6 +67,10 @@ __all__ = ["SqlCatalog"]
 # Verdict (or its plain-string value) -> plain string: validates, and is faster per row
 # than Verdict(...).value. Drivers get a plain str, not the enum.
 _VERDICT_TEXT: dict[str, str] = {verdict.value: verdict.value for verdict in Verdict}
+
+_APPEND_ATTEMPTS = 20
+"""How often an audit append tries when another appender takes its seq first (a backend
+that neither SQLite's write lock nor PostgreSQL's table lock serialises)."""
 
 
 class SqlCatalog(Catalog):
@@ -331,24 +348,58 @@ class SqlCatalog(Catalog):
         return sorted(infos, key=lambda run: (run.started_at, run.run_id), reverse=True)
 
     def add_verdicts(self, run_id: str, rows: Sequence[VerdictRecord]) -> None:
-        try:
-            params = [
-                {
-                    "run_id": run_id,
-                    "row": record.row,
-                    "verdict": _VERDICT_TEXT[record.verdict],
-                    "reason": record.reason,
-                    "labels": record.labels,
-                    "path": record.path,
-                }
-                for record in rows
-            ]
-        except KeyError as exc:
-            raise ValueError(f"{exc.args[0]!r} is not a valid Verdict") from None
-        with self._session(f"add {len(params)} verdicts to run {run_id!r}", write=True) as session:
+        # A run has a million rows. Per row, SQLAlchemy's parameter processing (a dict each)
+        # and the driver's executemany step each cost more than SQLite's own insert. So,
+        # with a positional paramstyle (SQLite's), a Core INSERT of `group` rows per
+        # statement is compiled once and executed for slices of plain tuples; other
+        # backends (PostgreSQL batches executemany itself) get Core executemany of dicts.
+        # All slices go in one transaction: the call stays all or nothing.
+        columns = ("run_id", "row", "verdict", "reason", "labels", "path")
+        group = 100  # 600 parameters a statement: under SQLite's oldest limit of 999
+        with self._session(f"add {len(rows)} verdicts to run {run_id!r}", write=True) as session:
             _require_run(session, run_id)
-            if params:
-                session.connection().execute(insert(verdicts_table), params)
+            connection = session.connection()
+            grouped = None
+            if connection.dialect.positional:
+                many = insert(verdicts_table).values([dict.fromkeys(columns)] * group)
+                compiled = many.compile(dialect=connection.dialect)
+                # parameters row by row, in column order (else: the plain path below)
+                wanted = [f"{name}_m{i}" for i in range(group) for name in columns]
+                if list(compiled.positiontup or ()) == wanted:
+                    grouped = compiled.string
+            width = len(columns)
+            for start in range(0, len(rows), 50_000):
+                try:
+                    # every row's cells, one after the other: a statement takes a slice
+                    cells = [
+                        cell
+                        for record in rows[start : start + 50_000]
+                        for cell in (
+                            run_id,
+                            record.row,
+                            _VERDICT_TEXT[record.verdict],
+                            record.reason,
+                            record.labels,
+                            record.path,
+                        )
+                    ]
+                except KeyError as exc:
+                    # raised inside the transaction: nothing of this call is kept
+                    raise ValueError(f"{exc.args[0]!r} is not a valid Verdict") from None
+                step = group * width
+                whole = len(cells) // step * step if grouped is not None else 0
+                if grouped is not None and whole:
+                    connection.exec_driver_sql(
+                        grouped, [tuple(cells[i : i + step]) for i in range(0, whole, step)]
+                    )
+                if whole < len(cells):
+                    connection.execute(
+                        insert(verdicts_table),
+                        [
+                            dict(zip(columns, cells[i : i + width], strict=True))
+                            for i in range(whole, len(cells), width)
+                        ],
+                    )
 
     def verdicts(self, run_id: str) -> list[VerdictRecord]:
         table = verdicts_table.c
@@ -365,6 +416,154 @@ class SqlCatalog(Catalog):
                 )
                 for row, verdict, reason, labels, path in result
             ]
+
+    # Gradings
+
+    def add_grading(self, grading: Grading) -> None:
+        graded_at = as_utc(grading.graded_at, "graded_at")
+        operation = f"add grading {grading.grading_id}"
+        with self._session(operation, write=True) as session:
+            known = session.scalar(
+                select(GradingRow.id).where(GradingRow.grading_id == grading.grading_id)
+            )
+            if known is not None:
+                raise Conflict(f"a grading with id {grading.grading_id} exists already")
+            session.add(
+                GradingRow(
+                    grading_id=grading.grading_id,
+                    algorithm=str(grading.algorithm),
+                    digest=grading.digest,
+                    scheme=grading.scheme,
+                    category=grading.category,
+                    flags=list(grading.flags),
+                    reviewer=grading.reviewer,
+                    graded_at=graded_at,
+                    case_ref=grading.case_ref,
+                    run_id=grading.run_id,
+                    note=grading.note,
+                    size=grading.size,
+                )
+            )
+
+    def gradings(self, *, since: datetime | None = None) -> list[Grading]:
+        query = select(GradingRow).order_by(GradingRow.graded_at, GradingRow.id)
+        if since is not None:
+            query = query.where(GradingRow.graded_at >= as_utc(since, "since"))
+        with self._session("read gradings") as session:
+            rows = session.scalars(query).all()
+        return [_grading(row) for row in rows]
+
+    def latest_gradings(self) -> list[Grading]:
+        # Rank each digest's gradings newest first; keep rank 1 (window functions:
+        # SQLite 3.25+ and PostgreSQL), so that superseded gradings never leave the database.
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=(GradingRow.algorithm, GradingRow.digest),
+                order_by=(GradingRow.graded_at.desc(), GradingRow.id.desc()),
+            )
+            .label("rank")
+        )
+        ranked = select(GradingRow.id, rank).subquery("ranked")
+        query = (
+            select(GradingRow)
+            .join(ranked, ranked.c.id == GradingRow.id)
+            .where(ranked.c.rank == 1)
+            .order_by(GradingRow.graded_at, GradingRow.id)
+        )
+        with self._session("read the latest gradings") as session:
+            rows = session.scalars(query).all()
+        return [_grading(row) for row in rows]
+
+    # The audit trail
+
+    def append_audit(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        subject: str,
+        details: Mapping[str, Any],
+    ) -> AuditRecord:
+        # Refuse bad arguments before taking the write lock.
+        make_record(None, at=at, actor=actor, action=action, subject=subject, details=details)
+        for attempt in range(1, _APPEND_ATTEMPTS):
+            try:
+                return self._append_audit_once(
+                    at=at, actor=actor, action=action, subject=subject, details=details
+                )
+            except Conflict:
+                # SQLite (BEGIN IMMEDIATE) and PostgreSQL (the table lock) serialise appenders
+                # and never get here; on another backend, a second appender that read the same
+                # last record is refused by the primary key on seq instead of forking the
+                # chain: read the new last record and try again, after a short random pause.
+                time.sleep(random.uniform(0.001, 0.005 * attempt))
+        try:
+            return self._append_audit_once(
+                at=at, actor=actor, action=action, subject=subject, details=details
+            )
+        except Conflict as exc:
+            raise StoreError(
+                f"append to the audit trail failed: lost the race for the next seq "
+                f"{_APPEND_ATTEMPTS} times"
+            ) from exc
+
+    def _append_audit_once(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        action: str,
+        subject: str,
+        details: Mapping[str, Any],
+    ) -> AuditRecord:
+        with self._session("append to the audit trail", write=True) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Appenders queue here instead of racing for the seq and retrying; readers
+                # are not blocked (EXCLUSIVE mode still admits plain SELECTs).
+                session.execute(text("LOCK TABLE audit_records IN EXCLUSIVE MODE"))
+            last = session.execute(
+                select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
+            ).one_or_none()
+            previous = None if last is None else AuditHead(seq=last[0], hash=last[1])
+            record = make_record(
+                previous, at=at, actor=actor, action=action, subject=subject, details=details
+            )
+            session.add(
+                AuditRow(
+                    seq=record.seq,
+                    at=record.at,
+                    actor=record.actor,
+                    action=record.action,
+                    subject=record.subject,
+                    details=record.details,
+                    prev_hash=record.prev_hash,
+                    hash=record.hash,
+                )
+            )
+        return record
+
+    def audit_records(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
+        check_limit(since_seq, limit)
+        query = select(AuditRow).where(AuditRow.seq > since_seq).order_by(AuditRow.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._session("read the audit trail") as session:
+            rows = session.scalars(query).all()
+        return [
+            AuditRecord(
+                seq=row.seq,
+                at=row.at,
+                actor=row.actor,
+                action=row.action,
+                subject=row.subject,
+                details=_fields(row.details),
+                prev_hash=row.prev_hash,
+                hash=row.hash,
+            )
+            for row in rows
+        ]
 
     def close(self) -> None:
         self._engine.dispose()
@@ -480,6 +679,23 @@ def _run_info(row: RunRow) -> RunInfo:
         algorithms=tuple(row.algorithms),
         inputs=tuple(RunInput(**_fields(item)) for item in row.inputs),
         counts=dict(row.counts),
+    )
+
+
+def _grading(row: GradingRow) -> Grading:
+    return Grading(
+        grading_id=row.grading_id,
+        algorithm=row.algorithm,  # type: ignore[arg-type]  # Grading makes it an Algorithm
+        digest=row.digest,
+        scheme=row.scheme,
+        category=row.category,
+        flags=tuple(row.flags),
+        reviewer=row.reviewer,
+        graded_at=row.graded_at,
+        case_ref=row.case_ref,
+        run_id=row.run_id,
+        note=row.note,
+        size=row.size,
     )
 
 

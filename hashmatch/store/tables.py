@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -34,7 +35,9 @@ from hashmatch.model import Purpose, UpdateMode, Verdict
 from hashmatch.store._types import UtcDateTime
 
 __all__ = [
+    "AuditRow",
     "Base",
+    "GradingRow",
     "ListRow",
     "RunRow",
     "SnapshotRow",
@@ -56,6 +59,7 @@ NAMING_CONVENTION = {
 _PURPOSES = ", ".join(f"'{p.value}'" for p in Purpose)
 _VERDICTS = ", ".join(f"'{v.value}'" for v in Verdict)
 _MODES = ", ".join(f"'{m.value}'" for m in UpdateMode)
+_ALGORITHMS = "'md5', 'sha1', 'sha256'"  # Algorithm's values; spelt out to keep numpy out
 
 
 class Base(DeclarativeBase):
@@ -179,6 +183,57 @@ class VerdictRow(Base):
     reason: Mapped[str | None]
     labels: Mapped[str | None]
     path: Mapped[str | None]
+
+
+class AuditRow(Base):
+    """One record of the append-only audit chain: ``audit_records``.
+
+    The store inserts rows and never updates or deletes them. Appenders are serialised
+    (SQLite's write lock, a table lock on PostgreSQL); ``seq`` as the primary key is the
+    backstop that refuses a second record at one position, so the chain cannot fork.
+    """
+
+    __tablename__ = "audit_records"
+    __table_args__ = (UniqueConstraint("hash"),)
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime]
+    actor: Mapped[str]
+    action: Mapped[str]
+    subject: Mapped[str]
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str]
+    hash: Mapped[str]
+
+
+class GradingRow(Base):
+    """A reviewer's grading of a digest: ``gradings``. Re-gradings add rows; none is changed.
+
+    ``id`` keeps the order of insertion, which breaks ties between gradings made at the
+    same instant (the one added later supersedes).
+    """
+
+    __tablename__ = "gradings"
+    __table_args__ = (
+        UniqueConstraint("grading_id"),
+        CheckConstraint(f"algorithm IN ({_ALGORITHMS})", name="algorithm"),
+        Index(None, "algorithm", "digest"),
+        Index(None, "graded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    grading_id: Mapped[str]
+    algorithm: Mapped[str] = mapped_column(String(8))
+    digest: Mapped[str]
+    scheme: Mapped[str]
+    category: Mapped[str]
+    flags: Mapped[list[str]] = mapped_column(JSON)
+    reviewer: Mapped[str]
+    graded_at: Mapped[datetime]
+    case_ref: Mapped[str | None]
+    run_id: Mapped[str | None]
+    note: Mapped[str | None]
+    size: Mapped[int | None] = mapped_column(BigInteger)
 
 
 verdicts_table: Table = Base.metadata.tables["verdicts"]

@@ -204,6 +204,7 @@ def test_demo_plants_and_finds(run, tmp_path: Path) -> None:
     assert "demo verdicts match what was planted" in out
     assert (tmp_path / "d" / "report.json").is_file()
     assert (tmp_path / "d" / "report.csv").is_file()
+    assert "<html" in (tmp_path / "d" / "report.html").read_text(encoding="utf-8")
     # Running it again reuses the lists and loads new versions.
     run("demo", "--dir", str(tmp_path / "d"), "--entries", "200", "--files", "60")
 

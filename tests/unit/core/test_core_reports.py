@@ -317,7 +317,7 @@ def test_an_unknown_extension_is_refused_before_anything_is_written(
         with pytest.raises(InputError) as caught:
             write_report(tmp_path / name, header_for(snapshot, table), table)
         assert caught.value.source == str(tmp_path / name)
-        assert "(use .csv, .json)" in caught.value.reason
+        assert "(use .csv, .htm, .html, .json)" in caught.value.reason
     assert list(tmp_path.iterdir()) == []
 
 

@@ -43,6 +43,11 @@ def test_the_catalog_contract_lists_every_operation() -> None:
         "runs",
         "add_verdicts",
         "verdicts",
+        "add_grading",
+        "gradings",
+        "latest_gradings",
+        "append_audit",
+        "audit_records",
         "close",
     }
     for name in Catalog.__abstractmethods__:

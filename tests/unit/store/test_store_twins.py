@@ -1,10 +1,10 @@
 """SqlCatalog and MemoryCatalog agree on every answer and every error, under random calls.
 
 A Hypothesis state machine drives both catalogs with the same calls (lists, versions,
-runs, verdicts, snapshots), drawn from small pools of names so that duplicates and unknown
-names are frequent. Every call must give equal results or the same error class; after
-every step the listings are compared, and at the end (and whenever the machine picks that
-rule) everything either catalog can read.
+runs, verdicts, snapshots, gradings, audit records), drawn from small pools of names so
+that duplicates and unknown names are frequent. Every call must give equal results or the
+same error class; after every step the listings are compared, and at the end (and
+whenever the machine picks that rule) everything either catalog can read.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from hashmatch.digests import Algorithm
 from hashmatch.model import (
+    Grading,
     IngestCounts,
     ListVersionInfo,
     Purpose,
@@ -32,6 +34,8 @@ LIST_NAMES = ["caid", "nsrl", "Vics", "émile"]
 VERSION_IDS = [f"version-{i}" for i in range(6)]
 RUN_IDS = ["run-a", "run-b", "run-c"]
 SNAPSHOT_IDS = ["snap-1", "snap-2", "snap-3"]
+GRADING_IDS = [f"{i:032x}" for i in range(1, 5)]
+DIGESTS = [f"{i:032x}" for i in range(7, 10)]
 
 texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=6)
 moments = st.datetimes(
@@ -214,12 +218,45 @@ class CatalogTwins(RuleBasedStateMachine):
     def add_verdicts(self, run_id: str, rows: list[VerdictRecord]) -> None:
         self.both(lambda c: c.add_verdicts(run_id, rows))
 
+    @rule(
+        grading_id=st.sampled_from(GRADING_IDS),
+        digest=st.sampled_from(DIGESTS),
+        category=st.sampled_from(["A", "B", "1"]),
+        graded_at=moments,
+        flags=st.lists(st.sampled_from(["victim_identified", "distributed"]), max_size=2),
+    )
+    def add_grading(
+        self, grading_id: str, digest: str, category: str, graded_at: datetime, flags: list[str]
+    ) -> None:
+        grading = Grading(
+            grading_id=grading_id,
+            algorithm=Algorithm.MD5,
+            digest=digest,
+            scheme="uk",
+            category=category,
+            flags=tuple(flags),
+            reviewer="reviewer-1",
+            graded_at=graded_at,
+        )
+        self.both(lambda c: c.add_grading(grading))
+
+    @rule(at=moments, action=st.sampled_from(["run", "grading"]), subject=texts, n=small)
+    def append_audit(self, at: datetime, action: str, subject: str, n: int) -> None:
+        self.both(
+            lambda c: c.append_audit(
+                at=at, actor="examiner", action=action, subject=subject, details={"n": n}
+            )
+        )
+
     @invariant()
     def listings_read_the_same(self) -> None:
         self.both(lambda c: c.lists())
         self.both(lambda c: c.active_versions())
         self.both(lambda c: c.runs())
         self.both(lambda c: c.snapshot_ids())
+        self.both(lambda c: c.gradings())
+        self.both(lambda c: c.latest_gradings())
+        self.both(lambda c: c.audit_records())
 
     @rule()
     def everything_reads_the_same(self) -> None:
