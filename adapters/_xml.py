@@ -10,22 +10,25 @@ namespace (:func:`sniff_root`).
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 from xml.parsers import expat
 
 import pyarrow as pa
 
-from hashmatch.adapter import ReadContext
+from hashmatch.adapter import FormatAdapter, ReadContext, Role
 from hashmatch.errors import UnsupportedFormat
 from hashmatch.textio import decode_head
 
 from ._common import BatchAssembler, BatchBuffer
 
 __all__ = [
+    "MANIFEST_COLUMNS",
     "NAMESPACE_SEPARATOR",
     "XML_CHUNK",
+    "XmlManifestAdapter",
     "XmlProgress",
     "check_root",
     "entity_refuser",
@@ -37,6 +40,8 @@ XML_CHUNK = 1 << 16
 """Bytes fed to expat at a time (and its buffer size)."""
 NAMESPACE_SEPARATOR = " "
 """expat joins a namespace URI and a local name with this (a space is in neither)."""
+MANIFEST_COLUMNS = ("md5", "sha1", "sha256", "size", "path")
+"""The record columns an XML manifest fills."""
 
 
 @dataclass(slots=True)
@@ -156,3 +161,33 @@ def sniff_root(head: bytes, roots: frozenset[str], namespaces: frozenset[str]) -
         if attribute.group(1) == declared:
             return attribute.group(3) in namespaces
     return prefix is None and "" in namespaces
+
+
+class XmlManifestAdapter(FormatAdapter):
+    """An XML manifest format: one record per ``RECORD`` element, read by the parser that
+    :meth:`make_parser` builds, streamed by :func:`stream_records`."""
+
+    ROLES: ClassVar[frozenset[Role]] = frozenset({Role.MANIFEST})
+    # Before the delimited-text adapters: an XML head is no CSV, but it is text.
+    PRIORITY: ClassVar[int] = 20
+    RECORD: ClassVar[str]
+    """The element each record is read from (for messages about the first one)."""
+
+    @staticmethod
+    @abstractmethod
+    def make_parser(
+        source: str, buffer: BatchBuffer, warnings: list[tuple[int, str]], progress: XmlProgress
+    ) -> expat.XMLParserType:
+        """An expat parser whose handlers append each record read to ``buffer`` (its
+        :data:`MANIFEST_COLUMNS`) and the warnings about it to ``warnings``, and count it in
+        ``progress``."""
+
+    def read(self, stream: BinaryIO, context: ReadContext) -> Iterator[pa.RecordBatch]:
+        """Yield one record per ``RECORD`` element, in file order."""
+        buffer = BatchBuffer(MANIFEST_COLUMNS)
+        warnings: list[tuple[int, str]] = []
+        progress = XmlProgress()
+        parser = self.make_parser(context.source, buffer, warnings, progress)
+        yield from stream_records(
+            stream, context, parser, buffer, warnings, progress, record=self.RECORD
+        )

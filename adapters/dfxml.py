@@ -55,23 +55,19 @@ many files the manifest lists. The driver and the sniffer are :mod:`._xml`'s, sh
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import BinaryIO, ClassVar
+from typing import ClassVar
 from xml.parsers import expat
-
-import pyarrow as pa
-
-from hashmatch.adapter import FormatAdapter, ReadContext, Role
 
 from ._common import DIGEST_COLUMNS, BatchBuffer, algorithm_column, parse_size
 from ._xml import (
+    MANIFEST_COLUMNS,
     NAMESPACE_SEPARATOR,
     XML_CHUNK,
+    XmlManifestAdapter,
     XmlProgress,
     check_root,
     entity_refuser,
     sniff_root,
-    stream_records,
 )
 
 __all__ = ["DFXML_NAMESPACE", "FIWALK_NAMESPACE", "DfxmlAdapter"]
@@ -85,34 +81,28 @@ _NAMESPACES = frozenset({DFXML_NAMESPACE, FIWALK_NAMESPACE, ""})
 _ROOTS = frozenset({"dfxml", "fiwalk"})
 _RECORD = "fileobject"
 _FIELDS = frozenset({"filename", "filesize", "hashdigest", "name_type", "meta_type"})
-_RECORD_COLUMNS = ("md5", "sha1", "sha256", "size", "path")
 
 
-class DfxmlAdapter(FormatAdapter):
+class DfxmlAdapter(XmlManifestAdapter):
     """DFXML manifests (``dfxml`` or old ``fiwalk`` root): one record per ``fileobject``."""
 
     NAME: ClassVar[str] = "dfxml"
     DESCRIPTION: ClassVar[str] = (
         "DFXML file manifest (fiwalk, md5deep/hashdeep -d): filename, filesize, hashdigests"
     )
-    ROLES: ClassVar[frozenset[Role]] = frozenset({Role.MANIFEST})
-    # Before the delimited-text adapters: an XML head is no CSV, but it is text.
-    PRIORITY: ClassVar[int] = 20
+    RECORD: ClassVar[str] = _RECORD
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
         """The first element is ``dfxml`` or ``fiwalk``, in a DFXML namespace or in none."""
         return sniff_root(head, _ROOTS, _NAMESPACES)
 
-    def read(self, stream: BinaryIO, context: ReadContext) -> Iterator[pa.RecordBatch]:
-        """Yield one record per ``fileobject`` (less digestless directories), in file order."""
-        buffer = BatchBuffer(_RECORD_COLUMNS)
-        warnings: list[tuple[int, str]] = []
-        progress = XmlProgress()
-        parser = _parser(context.source, buffer, warnings, progress)
-        yield from stream_records(
-            stream, context, parser, buffer, warnings, progress, record=_RECORD
-        )
+    @staticmethod
+    def make_parser(
+        source: str, buffer: BatchBuffer, warnings: list[tuple[int, str]], progress: XmlProgress
+    ) -> expat.XMLParserType:
+        """See :func:`_parser`."""
+        return _parser(source, buffer, warnings, progress)
 
 
 class _FileObject:
@@ -147,7 +137,7 @@ def _parser(
     collect, clear_text = text.append, text.clear
     columns = buffer.columns
     add_line, add_md5, add_sha1, add_sha256, add_size, add_path = (
-        columns[name].append for name in ("line", *_RECORD_COLUMNS)
+        columns[name].append for name in ("line", *MANIFEST_COLUMNS)
     )
     depth = 0
     record: _FileObject | None = None

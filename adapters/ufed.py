@@ -44,23 +44,19 @@ expat's line ends the read. A ``.ufdr`` archive is not read: give its ``report.x
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import BinaryIO, ClassVar
+from typing import ClassVar
 from xml.parsers import expat
-
-import pyarrow as pa
-
-from hashmatch.adapter import FormatAdapter, ReadContext, Role
 
 from ._common import DIGEST_COLUMNS, BatchBuffer, algorithm_column, parse_size
 from ._xml import (
+    MANIFEST_COLUMNS,
     NAMESPACE_SEPARATOR,
     XML_CHUNK,
+    XmlManifestAdapter,
     XmlProgress,
     check_root,
     entity_refuser,
     sniff_root,
-    stream_records,
 )
 
 __all__ = ["NAMESPACE", "UfedReportAdapter"]
@@ -76,33 +72,28 @@ _SNIFF_NAMESPACES = frozenset({NAMESPACE})
 _FILES = "taggedFiles"
 _RECORD = "file"
 _LOCAL_PATH = "Local Path"
-_RECORD_COLUMNS = ("md5", "sha1", "sha256", "size", "path")
 
 
-class UfedReportAdapter(FormatAdapter):
+class UfedReportAdapter(XmlManifestAdapter):
     """Cellebrite UFED / Physical Analyzer ``report.xml``: one record per tagged ``file``."""
 
     NAME: ClassVar[str] = "ufed-xml"
     DESCRIPTION: ClassVar[str] = (
         "Cellebrite UFED / Physical Analyzer report.xml (tagged files: path, size, MD5, SHA256)"
     )
-    ROLES: ClassVar[frozenset[Role]] = frozenset({Role.MANIFEST})
-    PRIORITY: ClassVar[int] = 20
+    RECORD: ClassVar[str] = _RECORD
 
     @classmethod
     def sniff(cls, head: bytes) -> bool:
         """The first element is ``project`` in the report 2.0 namespace."""
         return sniff_root(head, _ROOTS, _SNIFF_NAMESPACES)
 
-    def read(self, stream: BinaryIO, context: ReadContext) -> Iterator[pa.RecordBatch]:
-        """Yield one record per ``taggedFiles/file``, in file order."""
-        buffer = BatchBuffer(_RECORD_COLUMNS)
-        warnings: list[tuple[int, str]] = []
-        progress = XmlProgress()
-        parser = _parser(context.source, buffer, warnings, progress)
-        yield from stream_records(
-            stream, context, parser, buffer, warnings, progress, record=_RECORD
-        )
+    @staticmethod
+    def make_parser(
+        source: str, buffer: BatchBuffer, warnings: list[tuple[int, str]], progress: XmlProgress
+    ) -> expat.XMLParserType:
+        """See :func:`_parser`."""
+        return _parser(source, buffer, warnings, progress)
 
 
 class _File:
@@ -136,7 +127,7 @@ def _parser(
     collect, clear_text = text.append, text.clear
     columns = buffer.columns
     add_line, add_md5, add_sha1, add_sha256, add_size, add_path = (
-        columns[name].append for name in ("line", *_RECORD_COLUMNS)
+        columns[name].append for name in ("line", *MANIFEST_COLUMNS)
     )
     depth = 0
     in_files = False

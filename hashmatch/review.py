@@ -15,6 +15,8 @@ Gradings made together for one file (its MD5, SHA-1 and SHA-256) share reviewer,
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,6 +41,7 @@ __all__ = [
     "grading_labels",
     "group_gradings",
     "review_queue",
+    "write_queue",
     "write_vics_gradings",
 ]
 
@@ -108,6 +111,31 @@ def review_queue(report: Path) -> Iterator[QueueItem]:
             sha1=row.get("sha1"),
             sha256=row.get("sha256"),
         )
+
+
+def write_queue(path: Path, items: Iterable[QueueItem]) -> int:
+    """Write a review queue for a viewer, as ``.csv`` or ``.json`` (by the extension),
+    atomically; return how many files it lists. InputError for another extension."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise InputError("the queue is written as .csv or .json", source=str(path))
+    fields = [f.name for f in dataclasses.fields(QueueItem)]
+    rows = [dataclasses.asdict(item) for item in items]
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="") as handle:
+            if suffix == ".json":
+                json.dump(rows, handle, indent=1, ensure_ascii=False)
+                handle.write("\n")
+            else:
+                writer = csv.DictWriter(handle, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(rows)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return len(rows)
 
 
 def group_gradings(gradings: Iterable[Grading]) -> list[GradedFile]:

@@ -103,9 +103,10 @@ from hashmatch.review import (
     grading_entries,
     group_gradings,
     review_queue,
+    write_queue,
     write_vics_gradings,
 )
-from hashmatch.scan import ScannedFile, ScanProgress, scan_tree, write_hashdeep_manifest
+from hashmatch.scan import ScanProgress, plan_tree, scan_tree, write_hashdeep_manifest
 from hashmatch.signing import key_id, load_private_key, load_public_key, sha256_file
 from hashmatch.store import Catalog, VerdictRecord, open_catalog
 
@@ -887,23 +888,13 @@ class Service:
         partial = manifest.with_name(f".{manifest.name}.{os.getpid()}.partial")
         try:
             with open(partial, "w", encoding="utf-8", newline="\n") as handle:
-                counted: list[int] = [0, 0]
-
-                def walk() -> Iterator[ScannedFile]:
-                    for item in scan_tree(
-                        evidence, workers=workers, progress=scan_progress, cancel=cancel
-                    ):
-                        counted[0] += 1
-                        counted[1] += item.reason is None
-                        yield item
-
-                write_hashdeep_manifest(
-                    walk(),
+                plan = plan_tree(evidence)
+                skipped = write_hashdeep_manifest(
+                    scan_tree(plan, workers=workers, progress=scan_progress, cancel=cancel),
                     handle,
                     invoked_from=str(evidence),
                     command=f"hashmatch scan {evidence} --case {case_ref}",
                 )
-                files, hashed = counted
                 if cancel is not None and cancel.is_set():
                     raise Cancelled("the scan was stopped before it finished", source=str(root))
                 handle.flush()
@@ -923,7 +914,8 @@ class Service:
             origins=[origin],
             progress=progress,
         )
-        return ScanResult(check=result, manifest=manifest, files=files, hashed=hashed)
+        files = len(plan.entries)
+        return ScanResult(check=result, manifest=manifest, files=files, hashed=files - len(skipped))
 
     def compare(self, report_a: Path, report_b: Path, *, limit: int = 1000) -> Comparison:
         """Whether two runs (their JSON reports) agree, or exactly where they differ."""
@@ -941,6 +933,12 @@ class Service:
     def review_queue(self, report: Path) -> Iterator[QueueItem]:
         """The ``unknown`` files of a run (path, size, digests), from its JSON report."""
         return review_queue(report)
+
+    def write_review_queue(self, report: Path, out: Path) -> list[QueueItem]:
+        """Write a run's review queue to ``out`` (``.csv`` or ``.json``) for a viewer."""
+        items = list(review_queue(report))
+        write_queue(out, items)
+        return items
 
     def grade(
         self,

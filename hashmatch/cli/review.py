@@ -6,7 +6,6 @@ and renders the result.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -57,20 +56,11 @@ def queue(
     Example: hashmatch review queue run.json --output queue.csv
     """
     with _service() as service:
-        items = list(service.review_queue(report))
-    if output is not None:
-        fields = ("input", "line", "path", "size", "md5", "sha1", "sha256")
-        rows = [{name: getattr(item, name) for name in fields} for item in items]
-        if output.suffix.lower() == ".json":
-            output.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n", "utf-8")
-        elif output.suffix.lower() == ".csv":
-            with open(output, "w", encoding="utf-8", newline="") as handle:
-                writer = csv.DictWriter(handle, fieldnames=fields)
-                writer.writeheader()
-                writer.writerows(rows)
+        if output is None:
+            items = list(service.review_queue(report))
         else:
-            raise InputError("the queue is written as .csv or .json", source=str(output))
-        out.print(f"review queue: {escape(str(output))}", highlight=False)
+            items = service.write_review_queue(report, output)
+            out.print(f"review queue: {escape(str(output))}", highlight=False)
     table = Table("input", "line", "path", "size", "md5", "sha256")
     for item in items[:show]:
         table.add_row(

@@ -8,7 +8,7 @@ the tests hold the two to the same counts."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,25 +117,7 @@ def count_verdicts(table: pa.Table) -> ReportCounts:
         chosen = np.isin(matches.codes, codes)
         return count(chosen & known if known_only else chosen)
 
-    def nested(found: dict[tuple[str, str], list[int]]) -> dict[str, dict[str, Count]]:
-        out: dict[str, dict[str, Count]] = {}
-        for scheme, code in sorted(found):
-            out.setdefault(scheme, {})[code] = counted(found[scheme, code], known_only=True)
-        return out
-
-    return ReportCounts(
-        total=count(None),
-        by_verdict=by_verdict,
-        by_list={
-            name: counted(owners.lists[name], known_only=False) for name in sorted(owners.lists)
-        },
-        review_queue=by_verdict[Verdict.UNKNOWN.value].total,
-        by_category=nested(owners.categories),
-        by_mapped_category=nested(owners.mapped),
-        by_flag={
-            flag: counted(owners.flags[flag], known_only=True) for flag in sorted(owners.flags)
-        },
-    )
+    return _assemble(count(None), by_verdict, owners, counted)
 
 
 def count_verdicts_by_text(table: pa.Table) -> ReportCounts:
@@ -155,6 +137,18 @@ def count_verdicts_by_text(table: pa.Table) -> ReportCounts:
             chosen = pc.and_(chosen, known)
         return _count(identity.filter(chosen))
 
+    return _assemble(_count(identity), by_verdict, owners, counted)
+
+
+def _assemble(
+    total: Count,
+    by_verdict: dict[str, Count],
+    owners: _Owners,
+    counted: Callable[..., Count],
+) -> ReportCounts:
+    """The counts by list, category and flag, from a way to count the rows whose matches
+    text is one of some codes (``known_only``: and whose verdict is ``known``)."""
+
     def nested(found: dict[tuple[str, str], list[int]]) -> dict[str, dict[str, Count]]:
         out: dict[str, dict[str, Count]] = {}
         for scheme, code in sorted(found):
@@ -162,7 +156,7 @@ def count_verdicts_by_text(table: pa.Table) -> ReportCounts:
         return out
 
     return ReportCounts(
-        total=_count(identity),
+        total=total,
         by_verdict=by_verdict,
         by_list={
             name: counted(owners.lists[name], known_only=False) for name in sorted(owners.lists)

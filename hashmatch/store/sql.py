@@ -488,26 +488,24 @@ class SqlCatalog(Catalog):
     ) -> AuditRecord:
         # Refuse bad arguments before taking the write lock.
         make_record(None, at=at, actor=actor, action=action, subject=subject, details=details)
-        for attempt in range(1, _APPEND_ATTEMPTS):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 return self._append_audit_once(
                     at=at, actor=actor, action=action, subject=subject, details=details
                 )
-            except Conflict:
+            except Conflict as exc:
                 # SQLite (BEGIN IMMEDIATE) and PostgreSQL (the table lock) serialise appenders
                 # and never get here; on another backend, a second appender that read the same
                 # last record is refused by the primary key on seq instead of forking the
                 # chain: read the new last record and try again, after a short random pause.
+                if attempt >= _APPEND_ATTEMPTS:
+                    raise StoreError(
+                        f"append to the audit trail failed: lost the race for the next seq "
+                        f"{_APPEND_ATTEMPTS} times"
+                    ) from exc
                 time.sleep(random.uniform(0.001, 0.005 * attempt))
-        try:
-            return self._append_audit_once(
-                at=at, actor=actor, action=action, subject=subject, details=details
-            )
-        except Conflict as exc:
-            raise StoreError(
-                f"append to the audit trail failed: lost the race for the next seq "
-                f"{_APPEND_ATTEMPTS} times"
-            ) from exc
 
     def _append_audit_once(
         self,
