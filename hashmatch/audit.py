@@ -61,6 +61,7 @@ from typing import Any, TypeAlias
 __all__ = [
     "GENESIS",
     "AuditAction",
+    "AuditEntry",
     "AuditHead",
     "AuditProblem",
     "AuditProblemKind",
@@ -92,6 +93,18 @@ class AuditAction(enum.StrEnum):
     POLICY = "policy"
     TRUST = "trust"
     KEY = "key"
+    MATCH = "match"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    """What a caller appends: a record before the chain gives it its seq and hashes."""
+
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    details: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

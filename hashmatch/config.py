@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field
@@ -81,6 +82,50 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
         description="The local list that reviewers' gradings feed ('hashmatch review grade'): "
         "created on the first grading, so the next run marks those files known.",
+    )
+
+    api_max_items: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most items one bulk match request (JSON or Arrow) may carry; more is "
+        "refused with 413 and a problem document.",
+    )
+    api_max_body_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1_024,
+        description="Largest request body the HTTP API reads for matches, gradings and other "
+        "small requests; a larger one is refused with 413 before it is read.",
+    )
+    api_max_upload_bytes: int = Field(
+        default=4 * 1024 * 1024 * 1024,
+        ge=1_024,
+        description="Largest manifest or list file the HTTP API accepts as an upload "
+        "(POST /v1/runs, POST /v1/lists/{name}/versions).",
+    )
+    audit_matches: Literal["none", "counts", "matched"] = Field(
+        default="counts",
+        description="What the audit trail keeps of each HTTP match request: 'counts' (items "
+        "and verdict counts; no digests, no key), 'matched' (also the key and the digests "
+        "that matched; unmatched digests are never kept), or 'none'.",
+    )
+    snapshot_poll_seconds: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=60.0,
+        description="How often a serving process looks for a newly published snapshot; it "
+        "switches to it between requests, without a restart.",
+    )
+    serve_host: str = Field(
+        default="127.0.0.1",
+        description="Address 'hashmatch serve' listens on. Default: loopback only.",
+    )
+    serve_port: int = Field(default=8750, ge=0, le=65535, description="Port of 'hashmatch serve'.")
+    serve_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Worker processes of 'hashmatch serve'; they share the memory-mapped "
+        "snapshot files.",
     )
 
     @property

@@ -211,9 +211,19 @@ def parse_digest_column(column: pa.Array | pa.ChunkedArray, algorithm: Algorithm
         column = column.combine_chunks()
     n = len(column)
     width = algorithm.width
+    if column.null_count == n:
+        return ColumnParse(
+            values=_fixed_binary(np.zeros((n, width), np.uint8), np.zeros(n, bool)), errors={}
+        )
     if column.type != pa.string():
         column = column.cast(pa.string())
-    trimmed = pc.utf8_trim_whitespace(column)
+    raw_lengths = pc.binary_length(column)
+    if column.null_count == 0 and pc.all(pc.equal(raw_lengths, algorithm.hex_length)).as_py():
+        # The usual case, every value exactly one digest long: nothing to trim (a value
+        # with blanks in it is not hex and takes the slow path, which strips it).
+        trimmed = column
+    else:
+        trimmed = pc.utf8_trim_whitespace(column)
     # Byte lengths: a value of exactly 2 * width bytes is a candidate for the fast path,
     # which decodes every candidate at once through the nibble table; a candidate with
     # any byte that is not a hex digit (non-ASCII included) goes to the exact slow path.
@@ -223,7 +233,8 @@ def parse_digest_column(column: pa.Array | pa.ChunkedArray, algorithm: Algorithm
     fast_np = np.zeros(n, dtype=bool)
     out = np.zeros((n, width), dtype=np.uint8)
     if candidates.size:
-        chosen = trimmed.take(pa.array(candidates))
+        # Every value a candidate (the usual case): no gather needed.
+        chosen = trimmed if candidates.size == n else trimmed.take(pa.array(candidates))
         offsets = np.frombuffer(chosen.buffers()[1], dtype=np.int32)
         start = int(offsets[chosen.offset])
         count = len(chosen)
@@ -232,10 +243,14 @@ def parse_digest_column(column: pa.Array | pa.ChunkedArray, algorithm: Algorithm
         ]
         nibbles = _NIBBLE[text].reshape(count, width, 2)
         hex_ok = (nibbles != 255).all(axis=(1, 2))
-        rows = candidates[hex_ok]
-        fast_np[rows] = True
-        good = nibbles[hex_ok]
-        out[rows] = (good[:, :, 0] << 4) | good[:, :, 1]
+        if candidates.size == n and hex_ok.all():
+            fast_np[:] = True
+            out[:] = (nibbles[:, :, 0] << 4) | nibbles[:, :, 1]
+        else:
+            rows = candidates[hex_ok]
+            fast_np[rows] = True
+            good = nibbles[hex_ok]
+            out[rows] = (good[:, :, 0] << 4) | good[:, :, 1]
     valid = fast_np.copy()
     errors: dict[int, str] = {}
     slow = np.flatnonzero(present & ~fast_np)

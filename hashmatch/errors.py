@@ -8,6 +8,7 @@ The tree::
     │   ├── UnsupportedFormat         a file is not in the format asked for, or in none we know
     │   ├── RecordError               a record of a recognised file is malformed (``--strict``)
     │   ├── ConfigurationError        a setting or an option is invalid
+    │   ├── TooLarge                  a request is over a configured size or item limit
     │   └── VettingError              a list file was refused (signature, checksum, bundle)
     │       ├── SignatureError        no trusted signature, or a checksum that disagrees
     │       └── BundleError           a bundle is malformed, or not what its manifest pins
@@ -17,6 +18,7 @@ The tree::
     ├── IngestError                   an ingest failed; nothing of it was committed
     ├── SnapshotError                 a snapshot is missing, corrupt or could not be published
     ├── StoreError                    the catalog or verdict store failed
+    ├── NotReady                      nothing to serve yet: no list loaded, no snapshot published
     └── Cancelled                     a long operation was stopped on request; nothing was kept
 
 Errors carry their context as attributes (``source``, ``line``, ``reason``) and render as
@@ -37,10 +39,12 @@ __all__ = [
     "IngestError",
     "InputError",
     "NotFound",
+    "NotReady",
     "RecordError",
     "SignatureError",
     "SnapshotError",
     "StoreError",
+    "TooLarge",
     "UnsupportedFormat",
     "VettingError",
 ]
@@ -137,6 +141,18 @@ class StoreError(HashmatchError):
     """The catalog or verdict store failed."""
 
     http_status = 503
+
+
+class NotReady(HashmatchError):
+    """Nothing to serve yet: no list has been loaded, or no snapshot published."""
+
+    http_status = 503
+
+
+class TooLarge(InputError):
+    """A request is over a configured limit (body size, items in a bulk request)."""
+
+    http_status = 413
 
 
 class Cancelled(HashmatchError):

@@ -10,17 +10,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 from pydantic import TypeAdapter
 
+from hashmatch.config import Settings
+from hashmatch.match.live import MATCH_SCHEMA
 from hashmatch.match.matcher import VERDICT_SCHEMA
 from hashmatch.records import ENTRY_SCHEMA, RECORD_SCHEMA
 from hashmatch.reports import REPORT_FORMAT, Report
 
-__all__ = ["arrow_schema_json", "generate", "main"]
+__all__ = ["arrow_schema_json", "generate", "main", "openapi_document"]
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -43,6 +46,23 @@ def arrow_schema_json(schema: pa.Schema, title: str) -> dict[str, Any]:
     }
 
 
+def openapi_document() -> dict[str, Any]:
+    """The HTTP API's OpenAPI document, from an app that is built but never started.
+
+    The app sits over a throw-away folder and an in-memory catalog: building the
+    document reads neither the user's data directory nor a database nor a snapshot, and
+    no setting changes it.
+    """
+    from hashmatch.web import create_app  # noqa: PLC0415 - the core never imports the web layer
+
+    with tempfile.TemporaryDirectory(prefix="hashmatch-schemagen-") as home:
+        app = create_app(Settings(home=Path(home), database_url="memory://"))
+        try:
+            return app.openapi()
+        finally:
+            app.state.service.close()
+
+
 def generate() -> dict[str, str]:
     """File name -> content of every generated contract."""
     report = TypeAdapter(Report).json_schema(mode="serialization")
@@ -56,6 +76,12 @@ def generate() -> dict[str, str]:
             ENTRY_SCHEMA, "Entries of a list version (Parquet)"
         ),
         "verdicts.arrow.json": arrow_schema_json(VERDICT_SCHEMA, "One verdict row per input row"),
+        "match.arrow.json": arrow_schema_json(
+            MATCH_SCHEMA,
+            "The reply of POST /v1/match/arrow: one row per item, in order "
+            "(schema metadata snapshot_id: the snapshot that answered)",
+        ),
+        "openapi.json": openapi_document(),
     }
     return {
         name: json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

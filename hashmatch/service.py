@@ -5,6 +5,9 @@ Data directory layout (``Settings.home``)::
     catalog.sqlite                 the catalog and verdict store (unless database_url is set)
     lists/<list>/<version>.parquet entries of each list version (immutable)
     snapshots/                     see :mod:`hashmatch.index.snapshot`
+    reports/<run_id>.json          the report of each run made over HTTP (and its CSV and
+                                   HTML renderings, once asked for)
+    uploads/                       uploaded manifests and list files while they are read
     .lock                          held while lists change, so changes never interleave
 
 How an ingest commits, so that a failure anywhere leaves the previous version serving:
@@ -31,10 +34,11 @@ import io
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,13 +49,29 @@ import numpy as np
 import pyarrow as pa
 
 from hashmatch._version import __version__
-from hashmatch.adapter import FormatAdapter, ReadContext, Role
-from hashmatch.audit import AuditAction, AuditHead, AuditRecord, AuditVerification, verify_chain
+from hashmatch.adapter import HEAD_BYTES, FormatAdapter, ReadContext, Role
+from hashmatch.audit import (
+    AuditAction,
+    AuditEntry,
+    AuditHead,
+    AuditRecord,
+    AuditVerification,
+    verify_chain,
+)
 from hashmatch.bundle import BundleSource, sign_bundle, write_bundle
 from hashmatch.config import Settings
 from hashmatch.crosswalk import load_crosswalks
 from hashmatch.digests import Algorithm
-from hashmatch.errors import Cancelled, ConfigurationError, Conflict, InputError, NotFound
+from hashmatch.errors import (
+    Cancelled,
+    ConfigurationError,
+    Conflict,
+    InputError,
+    NotFound,
+    NotReady,
+    TooLarge,
+    UnsupportedFormat,
+)
 from hashmatch.index import ChainLink, Snapshot, SnapshotList, SnapshotSource, SnapshotStore
 from hashmatch.ingest.pipeline import HashingReader, choose_adapter, read_records, stage_list_file
 from hashmatch.ingest.versions import (
@@ -63,6 +83,8 @@ from hashmatch.ingest.versions import (
     version_entries,
 )
 from hashmatch.ingest.vetting import vet_source
+from hashmatch.keys import ApiKey, hash_token, new_token, parse_roles, parse_token
+from hashmatch.match.live import LiveMatcher, Lookup, Serving
 from hashmatch.match.matcher import VERDICT_SCHEMA, Matcher
 from hashmatch.model import (
     Grading,
@@ -92,6 +114,7 @@ from hashmatch.reports import (
     compare_reports,
     count_verdicts,
     counts_summary,
+    iter_report_rows,
     read_report_header,
     report_format,
     report_lists,
@@ -188,6 +211,11 @@ class Service:
         self.catalog = catalog if catalog is not None else open_catalog(settings.catalog_url)
         self.registry = registry if registry is not None else default_registry()
         self.snapshots = SnapshotStore(self.home / "snapshots")
+        self._live: LiveMatcher | None = None
+        self._live_lock = threading.Lock()
+        self._pending: list[tuple[datetime, str, dict[str, Any]]] = []
+        self._lookups: dict[tuple[str, str], _LookupSum] = {}
+        self._pending_lock = threading.Lock()
 
     def close(self) -> None:
         """Release the catalog."""
@@ -216,8 +244,13 @@ class Service:
 
     # -- lists ------------------------------------------------------------------------
 
-    def add_list(self, name: str, purpose: Purpose, description: str = "") -> ListInfo:
-        """Create an empty list; raises Conflict if the name is taken."""
+    def add_list(
+        self, name: str, purpose: Purpose, description: str = "", *, operator: str | None = None
+    ) -> ListInfo:
+        """Create an empty list; raises Conflict if the name is taken.
+
+        ``operator`` (default: the operator of the settings) is recorded as its creator.
+        """
         if not _LIST_NAME.fullmatch(name):
             raise InputError(
                 f"list name {name!r} must be 1-64 letters, digits, '.', '_' or '-', "
@@ -227,7 +260,7 @@ class Service:
             name=name,
             purpose=purpose,
             description=description,
-            created_by=self.settings.operator,
+            created_by=operator or self.settings.operator,
             created_at=datetime.now(UTC),
         )
 
@@ -251,6 +284,7 @@ class Service:
         strict: bool = False,
         mode: UpdateMode = UpdateMode.REPLACE,
         progress: Progress = _QUIET,
+        operator: str | None = None,
     ) -> ListVersionInfo:
         """Load ``path`` as a new version of ``list_name`` and make it serve.
 
@@ -266,6 +300,7 @@ class Service:
         VettingError when vetting refuses the file, InputError subclasses for a file that
         cannot be read (``file:line: reason``), IngestError when nothing usable is in it.
         On any failure the previous version keeps serving and nothing new is left behind.
+        ``operator`` (default: the operator of the settings) is recorded as who loaded it.
         """
         if mode is UpdateMode.ROLLBACK:
             raise InputError("a rollback loads no file: use rollback()")
@@ -304,7 +339,7 @@ class Service:
                     source_sha256=staged.source_sha256,
                     adapter=staged.adapter,
                     adapter_version=staged.adapter_version,
-                    loaded_by=self.settings.operator,
+                    loaded_by=operator or self.settings.operator,
                     loaded_at=datetime.now(UTC),
                     counts=staged.counts,
                     warnings=staged.warnings,
@@ -341,16 +376,23 @@ class Service:
                 "entries": version.counts.entries,
                 "signature": version.vetting.signature,
             },
+            operator=operator,
         )
         return version
 
     def rollback(
-        self, list_name: str, number: int, *, progress: Progress = _QUIET
+        self,
+        list_name: str,
+        number: int,
+        *,
+        progress: Progress = _QUIET,
+        operator: str | None = None,
     ) -> ListVersionInfo:
         """Serve again what version ``number`` of the list held, as a new version.
 
         History is never rewritten: the rollback is recorded as the list's next version,
         which names the version it restores. Conflict if that version already serves.
+        ``operator`` (default: the operator of the settings) is recorded as who did it.
         """
         with self._lock():
             versions = self.catalog.versions(list_name)
@@ -363,7 +405,7 @@ class Service:
                 target,
                 number=self.catalog.next_version_number(list_name),
                 version_id=uuid.uuid4().hex,
-                loaded_by=self.settings.operator,
+                loaded_by=operator or self.settings.operator,
                 loaded_at=datetime.now(UTC),
                 warnings=(),
                 warning_count=0,
@@ -381,6 +423,7 @@ class Service:
             AuditAction.ROLLBACK,
             list_name,
             {"version": version.number, "restores": number, "version_id": version.version_id},
+            operator=operator,
         )
         return version
 
@@ -669,6 +712,9 @@ class Service:
     def _publish(self, snapshot_id: str) -> None:
         self.snapshots.publish(snapshot_id)
         self.snapshots.cleanup()
+        if self._live is not None:
+            # this process serves what it has just published from its next request on
+            self._live.expire()
 
     # -- check ------------------------------------------------------------------------
 
@@ -685,6 +731,7 @@ class Service:
         crosswalks: Sequence[Path] = (),
         origins: Sequence[str | None] = (),
         progress: Progress = _QUIET,
+        run_id: str | None = None,
     ) -> CheckResult:
         """Match every row of ``manifests`` against the serving snapshot.
 
@@ -695,7 +742,9 @@ class Service:
         ``map_to`` adds to each match a category in that scheme as a crosswalk suggests
         it (the shipped ones, and ``crosswalks`` files over them), beside the original.
         ``origins`` says where each manifest came from, as the examiner states it (one
-        value for all, or one per manifest).
+        value for all, or one per manifest). ``operator`` (default: the operator of the
+        settings) is recorded as who ran it, in the run, its report and the audit trail.
+        ``run_id`` (default: a new UUID) lets a caller name the report after the run.
         """
         if not manifests:
             raise InputError("no manifest given")
@@ -726,7 +775,7 @@ class Service:
         started = datetime.now(UTC)
         warnings = self.stale_lists(snapshot, now=started)
         run = RunInfo(
-            run_id=uuid.uuid4().hex,
+            run_id=run_id or uuid.uuid4().hex,
             case_ref=case_ref,
             operator=operator or self.settings.operator,
             started_at=started,
@@ -827,6 +876,7 @@ class Service:
                 ],
                 "counts": totals,
             },
+            operator=run.operator,
         )
         if report is not None:
             progress.stage("writing the report")
@@ -835,6 +885,7 @@ class Service:
                 AuditAction.REPORT,
                 run.run_id,
                 {"report": report.name, "sha256": sha256_file(report)[0]},
+                operator=run.operator,
             )
         return CheckResult(
             run=run, header=header, verdicts=table, report_path=report, warnings=warnings
@@ -953,10 +1004,13 @@ class Service:
         note: str | None = None,
         size: int | None = None,
         progress: Progress = _QUIET,
+        operator: str | None = None,
     ) -> list[Grading]:
         """Record a reviewer's grading of one file (by each of its digests), and feed it to
         the local gradings list, so the next run marks the file ``known`` with the reviewer
         as the source. A re-grading supersedes the earlier one (kept in the history).
+        ``operator`` (default: the operator of the settings) is who the audit trail names,
+        and the reviewer when none is given.
         """
         if not digests:
             raise InputError("a grading needs at least one digest of the file")
@@ -968,7 +1022,7 @@ class Service:
                 scheme=scheme,
                 category=category,
                 flags=tuple(flags),
-                reviewer=reviewer or self.settings.operator,
+                reviewer=reviewer or operator or self.settings.operator,
                 graded_at=at,
                 case_ref=case_ref,
                 run_id=run_id,
@@ -979,14 +1033,26 @@ class Service:
         ]
         name = self.settings.gradings_list
         if name not in {info.name for info in self.catalog.lists()}:
-            self.add_list(name, Purpose.CONCERN, "reviewers' gradings (hashmatch review grade)")
+            self.add_list(
+                name,
+                Purpose.CONCERN,
+                "reviewers' gradings (hashmatch review grade)",
+                operator=operator,
+            )
         graded = {(g.algorithm, g.digest) for g in self.catalog.latest_gradings()}
         regraded = [g for g in made if (g.algorithm, g.digest) in graded]
         with tempfile.TemporaryDirectory(dir=self.home, prefix=".grading-") as work:
             if regraded:
                 gone = Path(work) / "regraded.txt"
                 gone.write_text("".join(f"{g.digest}\n" for g in regraded), encoding="ascii")
-                self.ingest(name, gone, fmt="bare", mode=UpdateMode.REMOVE, progress=progress)
+                self.ingest(
+                    name,
+                    gone,
+                    fmt="bare",
+                    mode=UpdateMode.REMOVE,
+                    progress=progress,
+                    operator=operator,
+                )
             bundle = write_bundle(
                 Path(work) / "grading.hmbundle",
                 [grading_entries(made)],
@@ -997,7 +1063,7 @@ class Service:
             )
             for grading in made:
                 self.catalog.add_grading(grading)
-            self.ingest(name, bundle, mode=UpdateMode.ADD, progress=progress)
+            self.ingest(name, bundle, mode=UpdateMode.ADD, progress=progress, operator=operator)
         for grading in made:
             self._audit(
                 AuditAction.GRADING,
@@ -1012,6 +1078,7 @@ class Service:
                     "run_id": grading.run_id,
                     "regraded": grading in regraded,
                 },
+                operator=operator,
             )
         return made
 
@@ -1075,24 +1142,86 @@ class Service:
         )
         return count
 
+    # -- API keys ---------------------------------------------------------------------
+
+    def create_key(
+        self, name: str, roles: Iterable[str], *, operator: str | None = None
+    ) -> tuple[ApiKey, str]:
+        """Create an API key with ``roles``; returns it and its token, which is never kept.
+
+        Hand the token to the key's holder at once: the catalog keeps only its hash, so it
+        cannot be shown again (a lost token means revoking the key and creating another).
+        The audit record names the key, its name and roles, never the token or its hash.
+        InputError if the name is blank or a role unknown; ``operator`` (default: the
+        operator of the settings) is recorded as its creator.
+        """
+        creator = operator or self.settings.operator
+        key_id, token = new_token()
+        key = ApiKey(
+            key_id=key_id,
+            name=name,
+            roles=parse_roles(roles),
+            created_at=datetime.now(UTC),
+            created_by=creator,
+        )
+        self.catalog.add_api_key(key, token_hash=hash_token(token))
+        self._audit(AuditAction.KEY, key.key_id, _key_details(key, "created"), operator=creator)
+        return key, token
+
+    def revoke_key(self, key_id: str, *, operator: str | None = None) -> ApiKey:
+        """Revoke a key: its token stops authenticating at once. NotFound, or Conflict if
+        it is revoked already. The key stays listed, with the time it was revoked."""
+        key = self.catalog.revoke_api_key(key_id, at=datetime.now(UTC))
+        self._audit(AuditAction.KEY, key.key_id, _key_details(key, "revoked"), operator=operator)
+        return key
+
+    def keys(self) -> list[ApiKey]:
+        """Every API key, revoked ones included, oldest first (tokens are never kept)."""
+        return self.catalog.api_keys()
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The active key a token belongs to; None if it is malformed, unknown or revoked.
+
+        Cheap enough for every request: a format check, one SHA-256 and one lookup by an
+        index. Malformed tokens never reach the catalog.
+        """
+        try:
+            key_id = parse_token(token)
+        except InputError:
+            return None
+        key = self.catalog.api_key_for(hash_token(token))
+        if key is None or not key.active or key.key_id != key_id:
+            return None
+        return key
+
     # -- audit trail ------------------------------------------------------------------
 
-    def _audit(self, action: AuditAction, subject: str, details: dict[str, Any]) -> AuditRecord:
+    def _audit(
+        self,
+        action: AuditAction,
+        subject: str,
+        details: dict[str, Any],
+        *,
+        operator: str | None = None,
+    ) -> AuditRecord:
         """Append to the audit chain, then rewrite the head file beside the catalog."""
         record = self.catalog.append_audit(
             at=datetime.now(UTC),
-            actor=self.settings.operator,
+            actor=operator or self.settings.operator,
             action=action.value,
             subject=subject,
             details=details,
         )
+        self._write_head(record)
+        return record
+
+    def _write_head(self, record: AuditRecord) -> None:
         head = self.home / _AUDIT_HEAD
         temporary = head.with_name(f".{head.name}.{os.getpid()}.tmp")
         temporary.write_text(
             json.dumps({"seq": record.seq, "hash": record.hash}) + "\n", encoding="utf-8"
         )
         os.replace(temporary, head)
-        return record
 
     def audit_records(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
         """The audit trail, oldest first."""
@@ -1175,9 +1304,322 @@ class Service:
                 return found[0]
             raise
 
+    # -- serving (the HTTP API) ---------------------------------------------------------
+
+    def live(self) -> LiveMatcher:
+        """The serving snapshot for a long-running process, followed as it is republished."""
+        with self._live_lock:
+            if self._live is None:
+                self._live = LiveMatcher(
+                    self.snapshots,
+                    threads=self.settings.lookup_threads,
+                    poll_seconds=self.settings.snapshot_poll_seconds,
+                )
+            return self._live
+
+    def serving(self) -> Serving:
+        """What a request matches against; NotReady before any snapshot is published."""
+        serving = self.live().current()
+        if serving is None:
+            raise NotReady(
+                "no list has been loaded yet, so there is nothing to match against: a curator "
+                "loads one first"
+            )
+        return serving
+
+    def prepare_serving(self) -> Snapshot | None:
+        """Make sure the published snapshot is the catalog's (rebuilt if an ingest was cut
+        short between its commit and its publish); a server calls this as it starts."""
+        return self.snapshot()
+
+    def lookup(self, algorithm: Algorithm, digest: str) -> Lookup:
+        """The verdict on one hex digest against the serving snapshot."""
+        return self.serving().lookup(algorithm, digest)
+
+    def match_items(self, items: pa.RecordBatch | pa.Table) -> pa.RecordBatch:
+        """Verdicts for a batch of items (see :meth:`Serving.match`), in order."""
+        if items.num_rows > self.settings.api_max_items:
+            raise TooLarge(
+                f"{items.num_rows} items in one request; at most {self.settings.api_max_items} "
+                "(HASHMATCH_API_MAX_ITEMS)"
+            )
+        return self.serving().match(items)
+
+    def note_matches(
+        self,
+        *,
+        kind: str,
+        actor: str,
+        snapshot_id: str,
+        counts: dict[str, int],
+        matched: Sequence[str] = (),
+    ) -> None:
+        """Keep what ``audit_matches`` says of one match request, for the next flush.
+
+        ``counts`` are items per verdict; ``matched`` the digests that matched (kept only
+        under ``audit_matches = matched``, with the key that asked). A bulk request gets a
+        record of its own; single lookups (``kind == "lookup"``), which come by the
+        thousand a second, are summed into one record per key and snapshot per flush,
+        with how many there were. Records are buffered and appended in one go by
+        :meth:`flush_match_audit`, so that a request never waits on the audit chain.
+        """
+        mode = self.settings.audit_matches
+        if mode == "none":
+            return
+        who = actor if mode == "matched" else "api"
+        now = datetime.now(UTC)
+        with self._pending_lock:
+            if kind != "lookup":
+                details: dict[str, Any] = {
+                    "request": kind,
+                    "requests": 1,
+                    "snapshot_id": snapshot_id,
+                    "items": sum(counts.values()),
+                    "counts": dict(sorted(counts.items())),
+                }
+                if mode == "matched":
+                    details["matched"] = sorted(set(matched))
+                self._pending.append((now, who, details))
+                return
+            summed = self._lookups.get((who, snapshot_id))
+            if summed is None:
+                summed = self._lookups[who, snapshot_id] = _LookupSum(first=now, last=now)
+            summed.add(now, counts, matched if mode == "matched" else ())
+
+    def flush_match_audit(self) -> int:
+        """Append the buffered match records to the audit trail; returns how many.
+
+        The append is all or nothing: if the database fails (unreachable for a moment,
+        say), the records go back to the front of the buffer, in order, for the next flush,
+        and the error is raised.
+        """
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+            lookups, self._lookups = self._lookups, {}
+            pending += [
+                (summed.last, who, summed.details(snapshot_id, matched=who != "api"))
+                for (who, snapshot_id), summed in lookups.items()
+            ]
+        if not pending:
+            return 0
+        action = AuditAction.MATCH.value
+        entries = [
+            AuditEntry(at=at, actor=who, action=action, subject="", details=details)
+            for at, who, details in pending
+        ]
+        try:
+            records = self.catalog.append_audit_many(entries)
+        except ValueError:
+            raise  # records the chain refuses would be refused again: not kept for a retry
+        except BaseException:
+            with self._pending_lock:
+                self._pending[:0] = pending
+            raise
+        self._write_head(records[-1])
+        return len(records)
+
+    # -- HTTP uploads and reports -------------------------------------------------------
+
+    @contextlib.contextmanager
+    def upload(self, name: str) -> Iterator[Path]:
+        """A fresh path under ``uploads/`` in the data directory for one uploaded file.
+
+        The file is named after the last component of ``name`` (what a run or a list
+        version records as the source's name). Its folder is removed on exit, whatever
+        happened: an upload is read once and never kept.
+        """
+        uploads = self.home / "uploads"
+        uploads.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=uploads, prefix=".upload-"))
+        try:
+            yield folder / _upload_name(name)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def check_upload(
+        self,
+        manifest: Path,
+        *,
+        case_ref: str,
+        fmt: str | None = None,
+        origin: str | None = None,
+        strict: bool = False,
+        operator: str | None = None,
+    ) -> CheckResult:
+        """:meth:`check` one uploaded manifest, keeping its JSON report for :meth:`run_report`.
+
+        The upload must be recognised as a manifest by an installed adapter, whatever
+        ``fmt`` names (UnsupportedFormat otherwise: file content is never accepted). The
+        report is kept as ``reports/<run_id>.json`` in the data directory; like every
+        report, it holds the paths the manifest lists. NotReady before any list is loaded.
+        """
+        self._refuse_content(manifest, fmt, Role.MANIFEST, "manifest")
+        if not self.catalog.active_versions():
+            raise NotReady(
+                "no list has been loaded yet, so there is nothing to check against: a curator "
+                "loads one first"
+            )
+        run_id = uuid.uuid4().hex
+        return self.check(
+            [manifest],
+            case_ref=case_ref,
+            fmt=fmt,
+            report=self._kept_report(run_id, "json"),
+            operator=operator,
+            strict=strict,
+            origins=[origin] if origin else (),
+            run_id=run_id,
+        )
+
+    def ingest_upload(
+        self,
+        list_name: str,
+        path: Path,
+        *,
+        fmt: str | None = None,
+        mode: UpdateMode = UpdateMode.REPLACE,
+        strict: bool = False,
+        operator: str | None = None,
+    ) -> ListVersionInfo:
+        """:meth:`ingest` one uploaded list file, once an installed list adapter recognises
+        it (UnsupportedFormat otherwise, whatever ``fmt`` names)."""
+        self.catalog.get_list(list_name)
+        self._refuse_content(path, fmt, Role.LIST, "list file")
+        return self.ingest(list_name, path, fmt=fmt, strict=strict, mode=mode, operator=operator)
+
+    def list_info(self, name: str) -> ListInfo:
+        """One list by name; NotFound if there is none."""
+        return self.catalog.get_list(name)
+
+    def run_report(
+        self, run_id: str, fmt: Literal["json", "csv", "html"], *, operator: str | None = None
+    ) -> Path:
+        """The report of a run made by :meth:`check_upload`, as a file in ``fmt``.
+
+        The JSON report is the one the run wrote; CSV and HTML are rendered from it the
+        first time they are asked for (and audited, as a report the run wrote is), then
+        kept beside it. NotFound for an unknown run, or a run whose report is not kept
+        here (a CLI run's report is wherever its examiner wrote it).
+        """
+        run = self.run(run_id)
+        kept = self._kept_report(run.run_id, "json")
+        if not kept.is_file():
+            raise NotFound(
+                f"run {run.run_id} has no report kept in the data directory: only runs "
+                "submitted through the HTTP API keep one"
+            )
+        if fmt == "json":
+            return kept
+        rendered = self._kept_report(run.run_id, fmt)
+        if rendered.is_file():
+            return rendered
+        with tempfile.TemporaryDirectory(dir=kept.parent, prefix=".render-") as work:
+            made = Path(work) / rendered.name
+            write_report(made, read_report_header(kept), _report_table(kept))
+            digest = sha256_file(made)[0]
+            os.replace(made, rendered)
+        self._audit(
+            AuditAction.REPORT,
+            run.run_id,
+            {"report": rendered.name, "sha256": digest, "rendered_from": kept.name},
+            operator=operator,
+        )
+        return rendered
+
+    def _kept_report(self, run_id: str, fmt: str) -> Path:
+        return self.home / "reports" / f"{run_id}.{fmt}"
+
+    def _refuse_content(self, path: Path, fmt: str | None, role: Role, what: str) -> None:
+        """UnsupportedFormat unless an adapter of ``role`` recognises the file's head."""
+        if fmt:
+            choose_adapter(self.registry, path, fmt, role)  # a known format, for this role
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+        if not head.strip():
+            raise UnsupportedFormat(f"the {what} is empty", source=path.name)
+        try:
+            self.registry.detect(head, role=role)
+        except UnsupportedFormat:
+            known = ", ".join(self.registry.names(role))
+            raise UnsupportedFormat(
+                f"not a {what} in any installed format (known: {known}); hashmatch takes "
+                "digests and metadata, never file content",
+                source=path.name,
+            ) from None
+
+
+@dataclass(slots=True)
+class _LookupSum:
+    """Single lookups of one key on one snapshot since the last flush of the audit buffer."""
+
+    first: datetime
+    last: datetime
+    requests: int = 0
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    matched: set[str] = dataclasses.field(default_factory=set)
+
+    def add(self, at: datetime, counts: dict[str, int], matched: Sequence[str]) -> None:
+        self.last = at
+        self.requests += 1
+        for verdict, n in counts.items():
+            self.counts[verdict] = self.counts.get(verdict, 0) + n
+        self.matched.update(matched)
+
+    def details(self, snapshot_id: str, *, matched: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "request": "lookup",
+            "requests": self.requests,
+            "snapshot_id": snapshot_id,
+            "items": sum(self.counts.values()),
+            "counts": dict(sorted(self.counts.items())),
+            "from": self.first.isoformat(),
+            "to": self.last.isoformat(),
+        }
+        if matched:
+            out["matched"] = sorted(self.matched)
+        return out
+
+
+def _key_details(key: ApiKey, event: str) -> dict[str, Any]:
+    """What the audit trail says of a key: never its token, nor the token's hash."""
+    roles = [role.value for role in key.roles]
+    return {"event": event, "key_id": key.key_id, "name": key.name, "roles": roles}
+
 
 def _report_bytes(progress: Progress, name: str, total: int, done: int) -> None:
     progress.bytes_read(name, done, total)
+
+
+def _upload_name(name: str) -> str:
+    """The last component of an uploaded file's name, printable; ``upload`` if none."""
+    base = re.split(r"[/\\]", name)[-1]
+    base = "".join(char for char in base if char.isprintable()).strip()[:200]
+    return base if base not in ("", ".", "..") else "upload"
+
+
+def _report_table(report: Path) -> pa.Table:
+    """The rows of a JSON report as the check that wrote it had them (:data:`VERDICT_SCHEMA`,
+    ``matches`` as canonical JSON again), read a batch at a time."""
+    names = VERDICT_SCHEMA.names
+    batches: list[pa.RecordBatch] = []
+    rows: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        columns = {name: [row.get(name) for row in rows] for name in names}
+        columns["matches"] = [
+            json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if m else None
+            for m in columns["matches"]
+        ]
+        batches.append(pa.RecordBatch.from_pydict(columns, schema=VERDICT_SCHEMA))
+        rows.clear()
+
+    for row in iter_report_rows(report):
+        rows.append(row)
+        if len(rows) == _VERDICT_CHUNK:
+            flush()
+    if rows:
+        flush()
+    return pa.Table.from_batches(batches, schema=VERDICT_SCHEMA)
 
 
 def _apply_warnings(

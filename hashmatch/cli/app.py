@@ -837,13 +837,15 @@ def demo(
 
 
 # Mounted here, after the helpers they import from this module exist.
-from hashmatch.cli import examiner  # noqa: E402, F401  (its commands register on ``app``)
+from hashmatch.cli import examiner, serve  # noqa: E402, F401  (commands register on ``app``)
 from hashmatch.cli.bundle import bundle_app  # noqa: E402
+from hashmatch.cli.keys import keys_app  # noqa: E402
 from hashmatch.cli.review import audit_app, review_app  # noqa: E402
 
 app.add_typer(bundle_app, name="bundle")
 app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

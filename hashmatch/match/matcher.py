@@ -64,6 +64,7 @@ VERDICT_SCHEMA = pa.schema(
 """One row per input row: what it was, and its verdict with the matches behind it."""
 
 _CODE = {v: i for i, v in enumerate(VERDICTS)}
+_VERDICT_TEXT = pa.array([v.value for v in VERDICTS], pa.string())
 _ZERO_LENGTH = "zero-length file digest: it matches nothing, so the file cannot be assessed"
 _NO_DIGEST = "no digest given"
 
@@ -94,10 +95,31 @@ class Matcher:
 
     def match(self, parsed: ParsedBatch, *, input_no: int = 0) -> pa.RecordBatch:
         """Verdicts for every row of ``parsed``, as a :data:`VERDICT_SCHEMA` batch."""
+        verdicts, reasons, matches = self.decide(parsed)
+        records = parsed.records
+        n = parsed.num_rows
+        return pa.RecordBatch.from_arrays(
+            [
+                pa.array(np.full(n, input_no, dtype=np.int32)),
+                records.column("line"),
+                records.column("path"),
+                records.column("size"),
+                *(_shown_digest(parsed, a) for a in Algorithm),
+                verdicts,
+                reasons,
+                matches,
+            ],
+            schema=VERDICT_SCHEMA,
+        )
+
+    def decide(self, parsed: ParsedBatch) -> tuple[pa.Array, pa.Array, pa.Array]:
+        """Each row's verdict, reason and matches (canonical JSON), as three text columns."""
         n = parsed.num_rows
         index = self.snapshot.index
         hits: dict[Algorithm, npt.NDArray[np.int64]] = {}
         for algorithm in Algorithm:
+            if parsed.digests[algorithm].null_count == n:
+                continue
             usable = parsed.usable(algorithm)
             if not usable.any():
                 continue
@@ -109,29 +131,19 @@ class Matcher:
         codes, described, texts = self._combine(hits, n)
         reasons = np.full(n, None, dtype=object)
         unassessable = ~parsed.any_usable()
-        empty_any = parsed.any_empty_file()
-        codes[unassessable] = _CODE[Verdict.NOT_ASSESSABLE]
-        reasons[unassessable & empty_any] = _ZERO_LENGTH
-        reasons[unassessable & ~empty_any] = _NO_DIGEST
+        if unassessable.any():
+            empty_any = parsed.any_empty_file()
+            codes[unassessable] = _CODE[Verdict.NOT_ASSESSABLE]
+            reasons[unassessable & empty_any] = _ZERO_LENGTH
+            reasons[unassessable & ~empty_any] = _NO_DIGEST
         for row, problems in parsed.problems.items():
             codes[row] = _CODE[Verdict.INVALID]
             reasons[row] = "; ".join(problems)
             described[row] = -1
-        records = parsed.records
-        return pa.RecordBatch.from_arrays(
-            [
-                pa.array(np.full(n, input_no, dtype=np.int32)),
-                records.column("line"),
-                records.column("path"),
-                records.column("size"),
-                *(_shown_digest(parsed, a) for a in Algorithm),
-                pa.DictionaryArray.from_arrays(
-                    pa.array(codes), pa.array([v.value for v in VERDICTS])
-                ).cast(pa.string()),
-                pa.array(reasons, pa.string()),
-                pa.array(texts, pa.string()).take(pa.array(described, mask=described < 0)),
-            ],
-            schema=VERDICT_SCHEMA,
+        return (
+            _VERDICT_TEXT.take(pa.array(codes)),
+            pa.array(reasons, pa.string()),
+            pa.array(texts, pa.string()).take(pa.array(described, mask=described < 0)),
         )
 
     def _combine(
@@ -167,6 +179,12 @@ class Matcher:
         codes[rows] = verdicts[inverse]
         described[rows] = inverse
         return codes, described, texts
+
+    def describe_one(self, algorithm: Algorithm, set_id: int) -> tuple[Verdict, str]:
+        """The verdict and matches text of one digest found on label set ``set_id``."""
+        key = ((algorithm, set_id),)
+        verdict = Verdict.KNOWN if self._is_concern(set_id) else Verdict.KNOWN_BENIGN
+        return verdict, self._describe(key)
 
     def _is_concern(self, set_id: int) -> bool:
         found = self._concern.get(set_id)

@@ -9,6 +9,7 @@ crosswalk suggests it, beside the source's own label, and names the crosswalks i
 from hashmatch.reports._compare import Comparison, RowDifference, compare_reports
 from hashmatch.reports._counts import count_verdicts, report_mapping
 from hashmatch.reports._files import iter_report_rows, read_report_header
+from hashmatch.reports._html import CONTENT_SECURITY_POLICY
 from hashmatch.reports._model import (
     MAPPING_NOTE,
     NO_SCHEME,
@@ -42,6 +43,7 @@ from hashmatch.reports._summary import (
 from hashmatch.reports._writers import REPORT_FORMATS, report_format, write_report
 
 __all__ = [
+    "CONTENT_SECURITY_POLICY",
     "MAPPING_NOTE",
     "NO_SCHEME",
     "REPORT_FORMAT",

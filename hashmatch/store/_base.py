@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from hashmatch.audit import AuditRecord
+from hashmatch.audit import AuditEntry, AuditRecord
+from hashmatch.keys import ApiKey, is_token_hash
 from hashmatch.model import (
     Grading,
     ListInfo,
@@ -32,6 +33,7 @@ __all__ = [
     "VerdictRecord",
     "as_utc",
     "check_limit",
+    "check_token_hash",
     "latest_per_digest",
     "new_list",
     "plain_counts",
@@ -86,6 +88,16 @@ def check_limit(since_seq: int, limit: int | None) -> None:
         raise ValueError(f"limit must be 0 or more, got {limit}")
 
 
+def check_token_hash(token_hash: str) -> None:
+    """ValueError unless ``token_hash`` is what :func:`hashmatch.keys.hash_token` gives.
+
+    The message never shows the value: a caller that passed the token by mistake would
+    otherwise put a secret into a log.
+    """
+    if not isinstance(token_hash, str) or not is_token_hash(token_hash):
+        raise ValueError("token_hash must be a SHA-256 as 64 lower-case hex digits")
+
+
 def latest_per_digest(gradings: Sequence[Grading]) -> list[Grading]:
     """The last grading of each (algorithm, digest) in ``gradings``, kept in their order.
 
@@ -103,10 +115,12 @@ class Catalog(abc.ABC):
 
     Errors, the same in every implementation:
 
-    - :class:`~hashmatch.errors.NotFound`: a named list, version id or run id does not exist.
+    - :class:`~hashmatch.errors.NotFound`: a named list, version id, run id or API key id
+      does not exist.
     - :class:`~hashmatch.errors.Conflict`: the thing to create exists already (list name,
       version number within its list, version id, run id, verdict row of a run, grading
-      id), or a run is finished twice. Nothing of the failed call is stored.
+      id, API key id or token hash), or a run is finished (an API key revoked) twice.
+      Nothing of the failed call is stored.
     - :class:`~hashmatch.errors.StoreError`: the database failed (locked, gone, full); the
       message names the operation. Nothing of the failed call is stored.
     - ``ValueError``: a datetime argument is naive. Datetimes come back as aware UTC.
@@ -269,6 +283,36 @@ class Catalog(abc.ABC):
         added last.
         """
 
+    # API keys of the HTTP API (see hashmatch.keys): the token's hash is kept, never the token
+
+    @abc.abstractmethod
+    def add_api_key(self, key: ApiKey, *, token_hash: str) -> None:
+        """Store ``key`` with the hash of its token (:func:`hashmatch.keys.hash_token`).
+
+        Conflict if ``key.key_id`` or ``token_hash`` is stored already; ValueError if
+        ``token_hash`` is not 64 lower-case hex digits (the message never shows it).
+        """
+
+    @abc.abstractmethod
+    def api_key_for(self, token_hash: str) -> ApiKey | None:
+        """The key whose token hashes to ``token_hash``, revoked or not; None if none.
+
+        One lookup by an index: this runs on every request of the HTTP API. Any text is
+        accepted (no match is simply None).
+        """
+
+    @abc.abstractmethod
+    def api_keys(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first (by ``created_at``, then key id)."""
+
+    @abc.abstractmethod
+    def revoke_api_key(self, key_id: str, *, at: datetime) -> ApiKey:
+        """Mark the key revoked at ``at``; returns it as it now is.
+
+        NotFound if no key has that id; Conflict if it is revoked already (the first
+        revocation time is kept). Revoked keys are kept, never deleted.
+        """
+
     # The audit trail (see hashmatch.audit); append-only: no call updates or deletes.
 
     @abc.abstractmethod
@@ -289,6 +333,19 @@ class Catalog(abc.ABC):
         ValueError as :func:`hashmatch.audit.make_record` says (naive ``at``, empty actor or
         action, ``details`` that is not JSON); StoreError if the database fails.
         """
+
+    def append_audit_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Append ``entries`` in order, as :meth:`append_audit` appends one.
+
+        The SQL catalog appends them in one transaction (one wait for the write lock);
+        this plain version appends one at a time.
+        """
+        return [
+            self.append_audit(
+                at=e.at, actor=e.actor, action=e.action, subject=e.subject, details=e.details
+            )
+            for e in entries
+        ]
 
     @abc.abstractmethod
     def audit_records(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:

@@ -15,8 +15,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from hashmatch.audit import AuditRecord, make_record
+from hashmatch.audit import AuditEntry, AuditRecord, make_record
 from hashmatch.errors import Conflict, NotFound
+from hashmatch.keys import ApiKey
 from hashmatch.model import (
     Grading,
     ListInfo,
@@ -32,6 +33,7 @@ from hashmatch.store._base import (
     VerdictRecord,
     as_utc,
     check_limit,
+    check_token_hash,
     latest_per_digest,
     new_list,
     plain_counts,
@@ -67,6 +69,10 @@ class MemoryCatalog(Catalog):
         self._grading_ids: set[str] = set()
         self._audit: list[AuditRecord] = []
         """The chain: ``self._audit[i].seq == i + 1``."""
+        self._api_keys: dict[str, ApiKey] = {}
+        """Key id -> key; ``revoked_at`` is kept up to date."""
+        self._token_hashes: dict[str, str] = {}
+        """Token hash -> key id."""
 
     def __repr__(self) -> str:
         return "MemoryCatalog()"
@@ -290,6 +296,47 @@ class MemoryCatalog(Catalog):
     def latest_gradings(self) -> list[Grading]:
         return latest_per_digest(self.gradings())
 
+    # API keys of the HTTP API
+
+    def add_api_key(self, key: ApiKey, *, token_hash: str) -> None:
+        check_token_hash(token_hash)
+        stored = dataclasses.replace(
+            key,
+            created_at=as_utc(key.created_at, "created_at"),
+            revoked_at=None if key.revoked_at is None else as_utc(key.revoked_at, "revoked_at"),
+        )
+        with self._lock:
+            if key.key_id in self._api_keys:
+                raise Conflict(f"an API key with id {key.key_id} exists already")
+            if token_hash in self._token_hashes:
+                raise Conflict(
+                    f"add API key {key.key_id}: its token is stored already for another key"
+                )
+            self._api_keys[key.key_id] = stored
+            self._token_hashes[token_hash] = key.key_id
+
+    def api_key_for(self, token_hash: str) -> ApiKey | None:
+        with self._lock:
+            key_id = self._token_hashes.get(token_hash)
+            return None if key_id is None else self._api_keys[key_id]
+
+    def api_keys(self) -> list[ApiKey]:
+        with self._lock:
+            keys = list(self._api_keys.values())
+        return sorted(keys, key=lambda key: (key.created_at, key.key_id))
+
+    def revoke_api_key(self, key_id: str, *, at: datetime) -> ApiKey:
+        at = as_utc(at, "at")
+        with self._lock:
+            key = self._api_keys.get(key_id)
+            if key is None:
+                raise NotFound(f"no API key with id {key_id!r}")
+            if key.revoked_at is not None:
+                raise Conflict(f"API key {key_id} was revoked already, at {key.revoked_at}")
+            revoked = dataclasses.replace(key, revoked_at=at)
+            self._api_keys[key_id] = revoked
+            return revoked
+
     # The audit trail
 
     def append_audit(
@@ -308,6 +355,25 @@ class MemoryCatalog(Catalog):
             )
             self._audit.append(record)
         return _copy_audit(record)
+
+    def append_audit_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Append ``entries`` in order, together: all or none, no other record between them."""
+        with self._lock:
+            previous = self._audit[-1].head if self._audit else None
+            records = []
+            for e in entries:
+                record = make_record(
+                    previous,
+                    at=e.at,
+                    actor=e.actor,
+                    action=e.action,
+                    subject=e.subject,
+                    details=e.details,
+                )
+                records.append(record)
+                previous = record.head
+            self._audit.extend(records)
+        return [_copy_audit(record) for record in records]
 
     def audit_records(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
         check_limit(since_seq, limit)

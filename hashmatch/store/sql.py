@@ -15,18 +15,19 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, func, insert, select, text, update
+from sqlalchemy import Engine, Select, delete, func, insert, select, text, update
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hashmatch.audit import AuditHead, AuditRecord, make_record
-from hashmatch.errors import Conflict, NotFound, StoreError
+from hashmatch.audit import AuditEntry, AuditHead, AuditRecord, make_record
+from hashmatch.errors import Conflict, InputError, NotFound, StoreError
+from hashmatch.keys import ApiKey, Role
 from hashmatch.model import (
     Grading,
     IngestCounts,
@@ -47,11 +48,13 @@ from hashmatch.store._base import (
     VerdictRecord,
     as_utc,
     check_limit,
+    check_token_hash,
     new_list,
     plain_counts,
 )
 from hashmatch.store._engine import BEGIN_MODE, create_store_engine, driver_reason
 from hashmatch.store.tables import (
+    ApiKeyRow,
     AuditRow,
     GradingRow,
     ListRow,
@@ -63,6 +66,8 @@ from hashmatch.store.tables import (
 )
 
 __all__ = ["SqlCatalog"]
+
+R = TypeVar("R")
 
 # Verdict (or its plain-string value) -> plain string: validates, and is faster per row
 # than Verdict(...).value. Drivers get a plain str, not the enum.
@@ -475,6 +480,54 @@ class SqlCatalog(Catalog):
             rows = session.scalars(query).all()
         return [_grading(row) for row in rows]
 
+    # API keys of the HTTP API
+
+    def add_api_key(self, key: ApiKey, *, token_hash: str) -> None:
+        check_token_hash(token_hash)
+        created_at = as_utc(key.created_at, "created_at")
+        revoked_at = None if key.revoked_at is None else as_utc(key.revoked_at, "revoked_at")
+        operation = f"add API key {key.key_id}"
+        with self._session(operation, write=True) as session:
+            if session.get(ApiKeyRow, key.key_id) is not None:
+                raise Conflict(f"an API key with id {key.key_id} exists already")
+            if session.scalar(_key_by_hash(token_hash)) is not None:
+                raise Conflict(f"{operation}: its token is stored already for another key")
+            session.add(
+                ApiKeyRow(
+                    key_id=key.key_id,
+                    name=key.name,
+                    roles=_roles_text(key.roles),
+                    token_hash=token_hash,
+                    created_at=created_at,
+                    created_by=key.created_by,
+                    revoked_at=revoked_at,
+                )
+            )
+
+    def api_key_for(self, token_hash: str) -> ApiKey | None:
+        with self._session("authenticate an API key") as session:
+            row = session.scalar(_key_by_hash(token_hash))
+        return None if row is None else _api_key(row)
+
+    def api_keys(self) -> list[ApiKey]:
+        with self._session("read API keys") as session:
+            rows = session.scalars(select(ApiKeyRow)).all()
+        keys = [_api_key(row) for row in rows]
+        return sorted(keys, key=lambda key: (key.created_at, key.key_id))
+
+    def revoke_api_key(self, key_id: str, *, at: datetime) -> ApiKey:
+        at = as_utc(at, "at")
+        with self._session(f"revoke API key {key_id}", write=True) as session:
+            row = session.scalar(
+                select(ApiKeyRow).where(ApiKeyRow.key_id == key_id).with_for_update()
+            )
+            if row is None:
+                raise NotFound(f"no API key with id {key_id!r}")
+            if row.revoked_at is not None:
+                raise Conflict(f"API key {key_id} was revoked already, at {row.revoked_at}")
+            row.revoked_at = at
+            return _api_key(row)
+
     # The audit trail
 
     def append_audit(
@@ -488,13 +541,33 @@ class SqlCatalog(Catalog):
     ) -> AuditRecord:
         # Refuse bad arguments before taking the write lock.
         make_record(None, at=at, actor=actor, action=action, subject=subject, details=details)
+        return self._retrying(
+            lambda: self._append_audit_once(
+                at=at, actor=actor, action=action, subject=subject, details=details
+            )
+        )
+
+    def append_audit_many(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Append ``entries`` in order in one transaction: one wait for the write lock.
+
+        All or nothing: a bad entry (ValueError, as :meth:`append_audit` says) or a
+        database failure appends none of them.
+        """
+        batch = list(entries)
+        for e in batch:  # refuse bad arguments before taking the write lock
+            make_record(
+                None, at=e.at, actor=e.actor, action=e.action, subject=e.subject, details=e.details
+            )
+        if not batch:
+            return []
+        return self._retrying(lambda: self._append_audit_batch(batch))
+
+    def _retrying(self, append: Callable[[], R]) -> R:
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._append_audit_once(
-                    at=at, actor=actor, action=action, subject=subject, details=details
-                )
+                return append()
             except Conflict as exc:
                 # SQLite (BEGIN IMMEDIATE) and PostgreSQL (the table lock) serialise appenders
                 # and never get here; on another backend, a second appender that read the same
@@ -516,6 +589,12 @@ class SqlCatalog(Catalog):
         subject: str,
         details: Mapping[str, Any],
     ) -> AuditRecord:
+        entry = AuditEntry(at=at, actor=actor, action=action, subject=subject, details=details)
+        (record,) = self._append_audit_batch([entry])
+        return record
+
+    def _append_audit_batch(self, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+        """Chain ``entries`` onto the last record and insert them, in one transaction."""
         with self._session("append to the audit trail", write=True) as session:
             if session.get_bind().dialect.name == "postgresql":
                 # Appenders queue here instead of racing for the seq and retrying; readers
@@ -525,10 +604,19 @@ class SqlCatalog(Catalog):
                 select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
             ).one_or_none()
             previous = None if last is None else AuditHead(seq=last[0], hash=last[1])
-            record = make_record(
-                previous, at=at, actor=actor, action=action, subject=subject, details=details
-            )
-            session.add(
+            records = []
+            for e in entries:
+                record = make_record(
+                    previous,
+                    at=e.at,
+                    actor=e.actor,
+                    action=e.action,
+                    subject=e.subject,
+                    details=e.details,
+                )
+                records.append(record)
+                previous = record.head
+            session.add_all(
                 AuditRow(
                     seq=record.seq,
                     at=record.at,
@@ -539,8 +627,9 @@ class SqlCatalog(Catalog):
                     prev_hash=record.prev_hash,
                     hash=record.hash,
                 )
+                for record in records
             )
-        return record
+        return records
 
     def audit_records(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
         check_limit(since_seq, limit)
@@ -695,6 +784,29 @@ def _grading(row: GradingRow) -> Grading:
         note=row.note,
         size=row.size,
     )
+
+
+def _key_by_hash(token_hash: str) -> Select[ApiKeyRow]:
+    """The one query that authenticates a request: by the unique index on ``token_hash``."""
+    return select(ApiKeyRow).where(ApiKeyRow.token_hash == token_hash)
+
+
+def _roles_text(roles: Sequence[Role]) -> str:
+    return ",".join(Role(role).value for role in roles)
+
+
+def _api_key(row: ApiKeyRow) -> ApiKey:
+    try:
+        return ApiKey(
+            key_id=row.key_id,
+            name=row.name,
+            roles=tuple(row.roles.split(",")),  # type: ignore[arg-type]  # ApiKey parses them
+            created_at=row.created_at,
+            created_by=row.created_by,
+            revoked_at=row.revoked_at,
+        )
+    except InputError as exc:
+        raise StoreError(f"malformed API key {row.key_id!r} in the catalog: {exc}") from exc
 
 
 def _fields(item: Any) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from hashmatch.model import Purpose, UpdateMode, Verdict
 from hashmatch.store._types import UtcDateTime
 
 __all__ = [
+    "ApiKeyRow",
     "AuditRow",
     "Base",
     "GradingRow",
@@ -234,6 +235,26 @@ class GradingRow(Base):
     run_id: Mapped[str | None]
     note: Mapped[str | None]
     size: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ApiKeyRow(Base):
+    """A key of the HTTP API: ``api_keys``. Holds the SHA-256 of the token, never the token.
+
+    The unique constraint on ``token_hash`` is also the index that finds the key of a
+    request in one lookup. ``roles`` is comma-separated text in ``Role`` order. A revoked
+    key keeps its row, with ``revoked_at`` set.
+    """
+
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    key_id: Mapped[str] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    roles: Mapped[str]
+    token_hash: Mapped[str]
+    created_at: Mapped[datetime]
+    created_by: Mapped[str]
+    revoked_at: Mapped[datetime | None]
 
 
 verdicts_table: Table = Base.metadata.tables["verdicts"]

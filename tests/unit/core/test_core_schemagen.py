@@ -8,6 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from hashmatch import schemagen
+from hashmatch.match.live import MATCH_SCHEMA
 from hashmatch.schemagen import SCHEMAS_DIR, arrow_schema_json, generate, main
 
 EXPECTED_FILES = {
@@ -15,6 +17,8 @@ EXPECTED_FILES = {
     "records.arrow.json",
     "entries.arrow.json",
     "verdicts.arrow.json",
+    "match.arrow.json",
+    "openapi.json",
 }
 
 
@@ -80,3 +84,66 @@ def test_arrow_schema_json_keeps_field_notes_apart_from_schema_metadata() -> Non
         ],
         "metadata": {"schema": "x/1"},
     }
+
+
+def test_check_fails_when_the_openapi_file_was_edited_by_hand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["--dir", str(tmp_path)])
+    capsys.readouterr()
+    path = tmp_path / "openapi.json"
+    document = json.loads(path.read_text("utf-8"))
+    document["paths"]["/v1/match"]["post"]["summary"] = "edited"
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", "utf-8")
+    assert main(["--check", "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "openapi.json" in err
+    assert "match.arrow.json" not in err
+
+
+def test_check_fails_when_the_api_changes_but_the_file_does_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main(["--dir", str(tmp_path)])
+    capsys.readouterr()
+    real = schemagen.openapi_document
+
+    def changed() -> dict[str, object]:
+        document = real()
+        document["paths"]["/v1/new-route"] = {"get": {"operationId": "new_route"}}
+        return document
+
+    monkeypatch.setattr(schemagen, "openapi_document", changed)
+    assert main(["--check", "--dir", str(tmp_path)]) == 1
+    assert "openapi.json" in capsys.readouterr().err
+
+
+def test_the_openapi_document_needs_no_data_directory_database_or_snapshot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_home = tmp_path / "user-home"
+    monkeypatch.setenv("HASHMATCH_HOME", str(user_home))
+    # a database that cannot be reached: building the document must not try
+    monkeypatch.setenv("HASHMATCH_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:9/none")
+    monkeypatch.setenv("HASHMATCH_API_MAX_ITEMS", "7")
+    document = schemagen.openapi_document()
+    assert not user_home.exists()
+    assert document["openapi"].startswith("3.")
+    assert "/v1/match" in document["paths"]
+    monkeypatch.delenv("HASHMATCH_API_MAX_ITEMS")
+    assert schemagen.openapi_document() == document  # settings do not change it
+
+
+def test_the_openapi_file_is_stable_json_with_sorted_keys() -> None:
+    text = generate()["openapi.json"]
+    assert text == generate()["openapi.json"]
+    document = json.loads(text)
+    assert text == json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert document["info"]["title"] == "hashmatch"
+
+
+def test_the_match_arrow_file_describes_the_bulk_reply() -> None:
+    described = json.loads(generate()["match.arrow.json"])
+    assert [f["name"] for f in described["fields"]] == MATCH_SCHEMA.names
+    assert [f["name"] for f in described["fields"]] == ["id", "verdict", "reason", "matches"]
+    assert "snapshot_id" in described["title"]

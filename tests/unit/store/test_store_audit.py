@@ -20,9 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from hashmatch.audit import GENESIS, AuditProblemKind, AuditRecord, make_record, verify_chain
+from hashmatch.audit import (
+    GENESIS,
+    AuditEntry,
+    AuditProblemKind,
+    AuditRecord,
+    make_record,
+    verify_chain,
+)
 from hashmatch.errors import Conflict, StoreError
 from hashmatch.store import Catalog, MemoryCatalog, SqlCatalog, _migrate, open_catalog
 
@@ -137,7 +144,7 @@ def test_the_catalog_offers_no_way_to_change_or_remove_audit_records() -> None:
         for name, _ in inspect.getmembers(Catalog, inspect.isfunction)
         if "audit" in name and not name.startswith("_")
     }
-    assert audit_methods == {"append_audit", "audit_records"}
+    assert audit_methods == {"append_audit", "append_audit_many", "audit_records"}
 
 
 def _second_handle(catalog: Catalog) -> Catalog:
@@ -163,6 +170,81 @@ def test_concurrent_appenders_never_fork_the_chain(catalog: Catalog) -> None:
     records = catalog.audit_records()
     assert sorted(seqs) == list(range(1, 61))  # each appender got its own position
     assert [record.seq for record in records] == list(range(1, 61))
+    assert verify_chain(records, head=records[-1].head).ok
+    if other is not catalog:
+        other.close()
+
+
+def _entry(i: int, **overrides: Any) -> AuditEntry:
+    fields: dict[str, Any] = {
+        "at": T0 + timedelta(seconds=i),
+        "actor": "api",
+        "action": "match",
+        "subject": f"batch-{i}",
+        "details": {"request": "match", "items": i},
+    }
+    fields.update(overrides)
+    return AuditEntry(**fields)
+
+
+def test_a_batch_appends_in_order_and_continues_the_chain(catalog: Catalog) -> None:
+    first = _append(catalog, 0)
+    batch = catalog.append_audit_many([_entry(i) for i in range(1, 6)])
+    assert [record.seq for record in batch] == [2, 3, 4, 5, 6]
+    assert [record.subject for record in batch] == [f"batch-{i}" for i in range(1, 6)]
+    assert batch[0].prev_hash == first.hash
+    assert catalog.audit_records() == [first, *batch]
+    assert verify_chain(catalog.audit_records(), head=batch[-1].head).ok
+    assert _append(catalog, 6).prev_hash == batch[-1].hash
+
+
+def test_a_batch_on_an_empty_chain_starts_at_genesis(catalog: Catalog) -> None:
+    batch = catalog.append_audit_many([_entry(i) for i in range(3)])
+    assert [record.seq for record in batch] == [1, 2, 3]
+    assert batch[0].prev_hash == GENESIS
+    assert catalog.audit_records() == batch
+
+
+def test_an_empty_batch_appends_nothing(catalog: Catalog) -> None:
+    assert catalog.append_audit_many([]) == []
+    assert catalog.audit_records() == []
+
+
+def test_a_batch_with_one_bad_entry_appends_none_of_it(catalog: Catalog) -> None:
+    first = _append(catalog, 0)
+    with pytest.raises(ValueError, match="naive"):
+        catalog.append_audit_many([_entry(1), _entry(2, at=datetime(2025, 3, 1)), _entry(3)])
+    assert catalog.audit_records() == [first]
+
+
+def test_concurrent_batch_appenders_never_fork_the_chain(catalog: Catalog) -> None:
+    other = _second_handle(catalog)
+    handles = [catalog, other]
+
+    def work(worker: int) -> list[list[int]]:
+        store = handles[worker % 2]
+        batches = []
+        for b in range(6):
+            if worker == 0:  # one appender of single records among the batch appenders
+                batches.append([_append(store, b, actor="single").seq])
+                continue
+            made = store.append_audit_many(
+                [
+                    _entry(i, actor=f"worker-{worker}", subject=f"w{worker}-{b}-{i}")
+                    for i in range(5)
+                ]
+            )
+            batches.append([record.seq for record in made])
+        return batches
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        batches = [batch for chunk in pool.map(work, range(4)) for batch in chunk]
+    records = catalog.audit_records()
+    total = 6 + 3 * 6 * 5
+    assert sorted(seq for batch in batches for seq in batch) == list(range(1, total + 1))
+    # each batch took consecutive places: no other appender's record got between them
+    assert all(batch == list(range(batch[0], batch[0] + len(batch))) for batch in batches)
+    assert [record.seq for record in records] == list(range(1, total + 1))
     assert verify_chain(records, head=records[-1].head).ok
     if other is not catalog:
         other.close()
@@ -227,6 +309,79 @@ def test_appenders_in_two_processes_never_fork_the_chain(sql_catalog: SqlCatalog
     assert [record.seq for record in records] == list(range(1, 52))
     assert {r.actor for r in records} == {"curator", "process-0", "process-1"}
     assert verify_chain(records, head=records[-1].head).ok
+
+
+_BATCH_APPENDER = """
+import sys
+from datetime import UTC, datetime
+from hashmatch.audit import AuditEntry
+from hashmatch.store import open_catalog
+
+catalog = open_catalog(sys.argv[1])
+for b in range(int(sys.argv[3])):
+    catalog.append_audit_many([
+        AuditEntry(at=datetime.now(UTC), actor=sys.argv[2], action="match", subject=f"{b}-{i}",
+                   details={"b": b, "i": i})
+        for i in range(10)
+    ])
+catalog.close()
+"""
+
+
+def test_batch_appenders_in_two_processes_never_fork_the_chain(sql_catalog: SqlCatalog) -> None:
+    url = sql_catalog.engine.url.render_as_string(hide_password=False)
+    _append(sql_catalog, 0)
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _BATCH_APPENDER, url, f"process-{n}", "8"])
+        for n in range(2)
+    ]
+    assert [process.wait(timeout=120) for process in processes] == [0, 0]
+    records = sql_catalog.audit_records()
+    assert [record.seq for record in records] == list(range(1, 162))
+    assert verify_chain(records, head=records[-1].head).ok
+    # each process's batch of ten sits in ten consecutive places
+    for start in range(1, 161, 10):
+        chunk = records[start : start + 10]
+        assert len({r.actor for r in chunk}) == 1
+        assert [r.details["i"] for r in chunk] == list(range(10))
+
+
+def test_a_batch_is_one_transaction(sql_catalog: SqlCatalog) -> None:
+    begins: list[object] = []
+
+    def began(connection: object) -> None:
+        begins.append(connection)
+
+    event.listen(sql_catalog.engine, "begin", began)
+    try:
+        made = sql_catalog.append_audit_many([_entry(i) for i in range(50)])
+    finally:
+        event.remove(sql_catalog.engine, "begin", began)
+    assert len(made) == 50
+    assert len(begins) == 1
+
+
+def test_a_batch_the_database_fails_appends_none_of_it(sql_catalog: SqlCatalog) -> None:
+    first = _append(sql_catalog, 0)
+    inserts: list[str] = []
+    refused = sql_catalog.engine.dialect.loaded_dbapi.OperationalError
+
+    def fail_the_insert(connection: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.startswith("INSERT INTO audit_records"):
+            inserts.append(statement)
+            raise refused("disk I/O error (synthetic)")
+
+    event.listen(sql_catalog.engine, "before_cursor_execute", fail_the_insert)
+    try:
+        with pytest.raises(StoreError, match="append to the audit trail failed"):
+            sql_catalog.append_audit_many([_entry(i) for i in range(1, 4)])
+    finally:
+        event.remove(sql_catalog.engine, "before_cursor_execute", fail_the_insert)
+    assert inserts
+    assert sql_catalog.audit_records() == [first]
+    after = sql_catalog.append_audit_many([_entry(i) for i in range(1, 4)])
+    assert [record.seq for record in after] == [2, 3, 4]
+    assert verify_chain(sql_catalog.audit_records(), head=after[-1].head).ok
 
 
 def test_the_database_refuses_a_second_record_at_a_taken_seq(sql_catalog: SqlCatalog) -> None:

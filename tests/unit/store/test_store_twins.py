@@ -1,7 +1,7 @@
 """SqlCatalog and MemoryCatalog agree on every answer and every error, under random calls.
 
 A Hypothesis state machine drives both catalogs with the same calls (lists, versions,
-runs, verdicts, snapshots, gradings, audit records), drawn from small pools of names so
+runs, verdicts, snapshots, gradings, audit records, API keys), drawn from small pools of names so
 that duplicates and unknown names are frequent. Every call must give equal results or the
 same error class; after every step the listings are compared, and at the end (and
 whenever the machine picks that rule) everything either catalog can read.
@@ -9,6 +9,7 @@ whenever the machine picks that rule) everything either catalog can read.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from hashmatch.digests import Algorithm
+from hashmatch.keys import ApiKey, Role
 from hashmatch.model import (
     Grading,
     IngestCounts,
@@ -36,6 +38,8 @@ RUN_IDS = ["run-a", "run-b", "run-c"]
 SNAPSHOT_IDS = ["snap-1", "snap-2", "snap-3"]
 GRADING_IDS = [f"{i:032x}" for i in range(1, 5)]
 DIGESTS = [f"{i:032x}" for i in range(7, 10)]
+KEY_IDS = [f"{i:012x}" for i in range(0xA1, 0xA4)]
+TOKEN_HASHES = [hashlib.sha256(f"synthetic-token-{i}".encode()).hexdigest() for i in range(3)]
 
 texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=6)
 moments = st.datetimes(
@@ -248,6 +252,38 @@ class CatalogTwins(RuleBasedStateMachine):
             )
         )
 
+    @rule(
+        key_id=st.sampled_from(KEY_IDS),
+        token_hash=st.sampled_from(TOKEN_HASHES),
+        name=st.sampled_from(["triage 3", "émile's laptop", "lab"]),
+        roles=st.lists(st.sampled_from(Role), min_size=1, max_size=3),
+        created_at=moments,
+        revoked_at=st.none() | moments,
+    )
+    def add_api_key(
+        self,
+        *,
+        key_id: str,
+        token_hash: str,
+        name: str,
+        roles: list[Role],
+        created_at: datetime,
+        revoked_at: datetime | None,
+    ) -> None:
+        key = ApiKey(
+            key_id=key_id,
+            name=name,
+            roles=tuple(roles),
+            created_at=created_at,
+            created_by="admin-1",
+            revoked_at=revoked_at,
+        )
+        self.both(lambda c: c.add_api_key(key, token_hash=token_hash))
+
+    @rule(key_id=st.sampled_from(KEY_IDS), at=moments)
+    def revoke_api_key(self, key_id: str, at: datetime) -> None:
+        self.both(lambda c: c.revoke_api_key(key_id, at=at))
+
     @invariant()
     def listings_read_the_same(self) -> None:
         self.both(lambda c: c.lists())
@@ -257,6 +293,9 @@ class CatalogTwins(RuleBasedStateMachine):
         self.both(lambda c: c.gradings())
         self.both(lambda c: c.latest_gradings())
         self.both(lambda c: c.audit_records())
+        self.both(lambda c: c.api_keys())
+        for token_hash in TOKEN_HASHES:
+            self.both(lambda c, token_hash=token_hash: c.api_key_for(token_hash))
 
     @rule()
     def everything_reads_the_same(self) -> None:
