@@ -70,6 +70,7 @@ __all__ = [
     "JsonValue",
     "audit_hash",
     "canonical_json",
+    "chain_entries",
     "make_record",
     "verify_chain",
 ]
@@ -257,6 +258,26 @@ def audit_hash(
         prev_hash=prev_hash,
     )
     return hashlib.sha256(content).hexdigest()
+
+
+def chain_entries(previous: AuditHead | None, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
+    """The records that append ``entries``, in order, after ``previous`` (None: none yet).
+
+    ValueError as :func:`make_record` says, for the first entry that it refuses.
+    """
+    records = []
+    for entry in entries:
+        record = make_record(
+            previous,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            subject=entry.subject,
+            details=entry.details,
+        )
+        records.append(record)
+        previous = record.head
+    return records
 
 
 def make_record(

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from hashmatch.audit import AuditEntry, AuditRecord, make_record
+from hashmatch.audit import AuditEntry, AuditRecord, chain_entries, make_record
 from hashmatch.errors import Conflict, NotFound
 from hashmatch.keys import ApiKey
 from hashmatch.model import (
@@ -360,18 +360,7 @@ class MemoryCatalog(Catalog):
         """Append ``entries`` in order, together: all or none, no other record between them."""
         with self._lock:
             previous = self._audit[-1].head if self._audit else None
-            records = []
-            for e in entries:
-                record = make_record(
-                    previous,
-                    at=e.at,
-                    actor=e.actor,
-                    action=e.action,
-                    subject=e.subject,
-                    details=e.details,
-                )
-                records.append(record)
-                previous = record.head
+            records = chain_entries(previous, entries)
             self._audit.extend(records)
         return [_copy_audit(record) for record in records]
 

@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from hashmatch.audit import AuditEntry, AuditHead, AuditRecord, make_record
+from hashmatch.audit import AuditEntry, AuditHead, AuditRecord, chain_entries, make_record
 from hashmatch.errors import Conflict, InputError, NotFound, StoreError
 from hashmatch.keys import ApiKey, Role
 from hashmatch.model import (
@@ -604,18 +604,7 @@ class SqlCatalog(Catalog):
                 select(AuditRow.seq, AuditRow.hash).order_by(AuditRow.seq.desc()).limit(1)
             ).one_or_none()
             previous = None if last is None else AuditHead(seq=last[0], hash=last[1])
-            records = []
-            for e in entries:
-                record = make_record(
-                    previous,
-                    at=e.at,
-                    actor=e.actor,
-                    action=e.action,
-                    subject=e.subject,
-                    details=e.details,
-                )
-                records.append(record)
-                previous = record.head
+            records = chain_entries(previous, entries)
             session.add_all(
                 AuditRow(
                     seq=record.seq,
