@@ -114,8 +114,8 @@ from hashmatch.reports import (
     compare_reports,
     count_verdicts,
     counts_summary,
-    iter_report_rows,
     read_report_header,
+    read_report_table,
     report_format,
     report_lists,
     report_mapping,
@@ -1327,6 +1327,14 @@ class Service:
             )
         return serving
 
+    def ready(self) -> Serving:
+        """What a readiness probe checks: the catalog answers and a snapshot is served.
+
+        StoreError if the catalog does not answer, NotReady if nothing is served yet.
+        """
+        self.catalog.snapshot_ids()
+        return self.serving()
+
     def prepare_serving(self) -> Snapshot | None:
         """Make sure the published snapshot is the catalog's (rebuilt if an ingest was cut
         short between its commit and its publish); a server calls this as it starts."""
@@ -1515,7 +1523,7 @@ class Service:
             return rendered
         with tempfile.TemporaryDirectory(dir=kept.parent, prefix=".render-") as work:
             made = Path(work) / rendered.name
-            write_report(made, read_report_header(kept), _report_table(kept))
+            write_report(made, read_report_header(kept), read_report_table(kept))
             digest = sha256_file(made)[0]
             os.replace(made, rendered)
         self._audit(
@@ -1595,31 +1603,6 @@ def _upload_name(name: str) -> str:
     base = re.split(r"[/\\]", name)[-1]
     base = "".join(char for char in base if char.isprintable()).strip()[:200]
     return base if base not in ("", ".", "..") else "upload"
-
-
-def _report_table(report: Path) -> pa.Table:
-    """The rows of a JSON report as the check that wrote it had them (:data:`VERDICT_SCHEMA`,
-    ``matches`` as canonical JSON again), read a batch at a time."""
-    names = VERDICT_SCHEMA.names
-    batches: list[pa.RecordBatch] = []
-    rows: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        columns = {name: [row.get(name) for row in rows] for name in names}
-        columns["matches"] = [
-            json.dumps(m, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if m else None
-            for m in columns["matches"]
-        ]
-        batches.append(pa.RecordBatch.from_pydict(columns, schema=VERDICT_SCHEMA))
-        rows.clear()
-
-    for row in iter_report_rows(report):
-        rows.append(row)
-        if len(rows) == _VERDICT_CHUNK:
-            flush()
-    if rows:
-        flush()
-    return pa.Table.from_batches(batches, schema=VERDICT_SCHEMA)
 
 
 def _apply_warnings(

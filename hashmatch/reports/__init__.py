@@ -8,7 +8,7 @@ crosswalk suggests it, beside the source's own label, and names the crosswalks i
 
 from hashmatch.reports._compare import Comparison, RowDifference, compare_reports
 from hashmatch.reports._counts import count_verdicts, report_mapping
-from hashmatch.reports._files import iter_report_rows, read_report_header
+from hashmatch.reports._files import iter_report_rows, read_report_header, read_report_table
 from hashmatch.reports._html import CONTENT_SECURITY_POLICY
 from hashmatch.reports._model import (
     MAPPING_NOTE,
@@ -74,6 +74,7 @@ __all__ = [
     "counts_summary",
     "iter_report_rows",
     "read_report_header",
+    "read_report_table",
     "render_summary",
     "report_format",
     "report_lists",

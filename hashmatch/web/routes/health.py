@@ -35,8 +35,7 @@ def healthz() -> Health:
 def readyz(service: ServiceDep) -> Health | Response:
     """Ready when the catalog answers and a snapshot is being served."""
     try:
-        service.catalog.snapshot_ids()
-        serving = service.serving()
+        serving = service.ready()
     except HashmatchError as exc:
         return ProblemResponse(PROBLEM_TYPES["not-ready"], str(exc))
     return Health(status="ready", snapshot_id=serving.snapshot.id)

@@ -8,6 +8,7 @@ more than matching it).
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Any
 
 import orjson
@@ -121,7 +122,7 @@ async def match_json(request: Request, key: MatchCaller, service: ServiceDep) ->
         {"id": i, "verdict": v} if r is None and m is None else _result(i, v, r, m)
         for i, v, r, m in zip(ids, verdicts, reasons, matches, strict=True)
     ]
-    counts = _count(verdicts) if bad else verdict_counts(batch)
+    counts = dict(Counter(verdicts)) if bad else verdict_counts(batch)
     snapshot_id = batch.schema.metadata[b"snapshot_id"].decode()
     _account(
         request,
@@ -248,13 +249,6 @@ def _columns(items: list[Any]) -> tuple[dict[str, pa.Array], dict[int, str]]:
         if wrong and not isinstance(item.get("id"), str):
             values["id"][-1] = None
     return {name: pa.array(v, pa.string()) for name, v in values.items()}, bad
-
-
-def _count(verdicts: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for verdict in verdicts:
-        counts[verdict] = counts.get(verdict, 0) + 1
-    return counts
 
 
 def _matched(columns: dict[str, Any], verdicts: list[str], matches: list[str | None]) -> list[str]:
