@@ -46,6 +46,19 @@ What a file ingest does not do:
   a file alone cannot say which one is current; the exchange client decides that;
 * the paging ``next`` link is recorded (:attr:`NcmecXmlAdapter.next_page`), never fetched.
 
+Read with ``NcmecXmlAdapter(exchange=True)`` (what the exchange client,
+:mod:`hashmatch_adapters.ncmec_api`, does with each page), two things change, because a
+page is a set of changes to keyed entries rather than a list:
+
+* a live entry with no md5, sha1 or sha256 fingerprint (perceptual fingerprints only)
+  still yields a record, with null digests and its labels, and no warning: it is the
+  entry's current version and must replace an earlier one that had digests;
+* an entry (live or deleted) without a member id or an id cannot be keyed: it is skipped,
+  with a warning that says so.
+
+Each tombstone is also kept with its timestamp and line in
+:attr:`NcmecXmlAdapter.deleted` (parallel to :attr:`NcmecXmlAdapter.tombstones`).
+
 Warnings: an entry with no md5 or sha1 (nor sha256) fingerprint, which is skipped; an entry
 without a member id or an id (read all the same); a fingerprint given twice with different
 values (the first is kept).
@@ -63,6 +76,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO, ClassVar
 from xml.parsers import expat
 
@@ -76,7 +90,7 @@ from hashmatch.textio import decode_head
 
 from ._common import BatchAssembler, BatchBuffer, algorithm_column
 
-__all__ = ["INDUSTRY_CODES", "NAMESPACE", "NcmecXmlAdapter"]
+__all__ = ["INDUSTRY_CODES", "NAMESPACE", "NcmecTombstone", "NcmecXmlAdapter"]
 
 NAMESPACE = "https://hashsharing.ncmec.org/hashsharing/v2"
 """The XML namespace of hash-sharing API v2 documents."""
@@ -97,6 +111,20 @@ _RECORD_COLUMNS = ("md5", "sha1", "sha256", "labels")
 # What encode_labels writes, without building an encoder per row.
 _ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 _SCHEME = Scheme.NCMEC.value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NcmecTombstone:
+    """A ``deletedImage``/``deletedVideo`` entry: which entry was withdrawn, and when."""
+
+    key: str
+    """``"<member id>-<entry id>"`` (``?`` for a part that is missing, in a file read)."""
+    timestamp: str | None
+    """The ``timestamp`` text verbatim, or None when the entry has none."""
+    line: int
+    """The line on which the entry's start tag begins."""
+    media: str
+    """``image`` or ``video``."""
 
 
 class _Entry:
@@ -162,9 +190,10 @@ class NcmecXmlAdapter(FormatAdapter):
     """NCMEC hash-sharing v2 entries documents (``queryResult``) read from a file.
 
     After :meth:`read` has run to the end, :attr:`tombstones` holds the keys of the
-    deleted entries, :attr:`next_page` the paging link and :attr:`max_timestamps` the
-    ``maxTimestamp`` of each section, for an exchange client to use; a file ingest
-    ignores them.
+    deleted entries (:attr:`deleted` the same with their timestamps), :attr:`next_page`
+    the paging link and :attr:`max_timestamps` the ``maxTimestamp`` of each section, for
+    an exchange client to use; a file ingest ignores them. ``exchange=True`` reads a page
+    of changes for the exchange client (see the module docstring).
     """
 
     NAME: ClassVar[str] = "ncmec-xml"
@@ -172,9 +201,14 @@ class NcmecXmlAdapter(FormatAdapter):
     ROLES: ClassVar[frozenset[Role]] = frozenset({Role.LIST})
     PRIORITY: ClassVar[int] = 20
 
-    def __init__(self) -> None:
+    def __init__(self, *, exchange: bool = False) -> None:
+        self.exchange = exchange
+        """Read a page of changes for the exchange client (see the module docstring):
+        keep live entries that have no digest, skip entries that cannot be keyed."""
         self.tombstones: list[str] = []
         """``"<member id>-<entry id>"`` of every ``deletedImage``/``deletedVideo`` read."""
+        self.deleted: list[NcmecTombstone] = []
+        """The same tombstones with their timestamps and lines, in the same order."""
         self.next_page: str | None = None
         """The ``paging/next`` link, unescaped (relative to the API), or None on a last page."""
         self.max_timestamps: dict[str, str] = {}
@@ -200,6 +234,7 @@ class NcmecXmlAdapter(FormatAdapter):
     def read(self, stream: BinaryIO, context: ReadContext) -> Iterator[pa.RecordBatch]:
         """Yield one record per live entry that has a digest, in document order."""
         self.tombstones = []
+        self.deleted = []
         self.next_page = None
         self.max_timestamps = {}
         buffer = BatchBuffer(_RECORD_COLUMNS)
@@ -246,7 +281,8 @@ def _parser(
     add_line, add_md5, add_sha1, add_sha256, add_labels = (
         columns[name].append for name in ("line", *_RECORD_COLUMNS)
     )
-    tombstones = adapter.tombstones
+    tombstones, deleted_entries = adapter.tombstones, adapter.deleted
+    exchange = adapter.exchange
     depth = 0
     root_seen = False
     entry: _Entry | None = None
@@ -364,13 +400,22 @@ def _parser(
         described = f"entry {entry.key()}"
         if not (entry.member and entry.entry_id):
             kind = "deleted " if deleted else ""
+            if exchange:
+                reason = f"{kind}{described} has no member id or id: it cannot be keyed, skipped"
+                warnings.append((entry.line, reason))
+                return
             warnings.append((entry.line, f"{kind}{described} has no member id or id"))
         if deleted:
             tombstones.append(entry.key())
+            deleted_entries.append(
+                NcmecTombstone(
+                    key=entry.key(), timestamp=entry.timestamp, line=entry.line, media=entry.media
+                )
+            )
             return
         warnings.extend((entry.line, f"{described} {problem}") for problem in entry.problems)
         md5, sha1, sha256 = entry.digests
-        if md5 is None and sha1 is None and sha256 is None:
+        if md5 is None and sha1 is None and sha256 is None and not exchange:
             warnings.append((entry.line, f"{described} has no md5 or sha1 fingerprint"))
             return
         add_line(entry.line)

@@ -95,6 +95,7 @@ class AuditAction(enum.StrEnum):
     TRUST = "trust"
     KEY = "key"
     MATCH = "match"
+    EXCHANGE = "exchange"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

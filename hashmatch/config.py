@@ -8,14 +8,16 @@ checks it).
 from __future__ import annotations
 
 import getpass
+import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "parse_schedule"]
 
 
 def _default_home() -> Path:
@@ -76,6 +78,14 @@ class Settings(BaseSettings):
         "list's own category codes, such as CAID's, to a scheme. Unmapped codes are kept "
         "verbatim and flagged for review.",
     )
+    perceptual_licences: Path | None = Field(
+        default=None,
+        description="TOML file of perceptual-vendor licences, one table per vendor "
+        "('[test-vendor]' with key and, as the vendor needs, endpoint, library, max_distance "
+        "and its own options). A vendor is enabled only by a table with a non-empty key. "
+        "Refused when group or others may read it (chmod 600). Default: "
+        "perceptual-licences.toml in the data directory, when it exists.",
+    )
 
     gradings_list: str = Field(
         default="reviewer-gradings",
@@ -127,8 +137,100 @@ class Settings(BaseSettings):
         description="Worker processes of 'hashmatch serve'; they share the memory-mapped "
         "snapshot files.",
     )
+    exchange_credentials: Path | None = Field(
+        default=None,
+        description="TOML file of list-exchange credentials, a table per exchange "
+        "('[ncmec-industry]' with username, password and optionally api_root); it must not be "
+        "readable by others. Default: exchange-credentials.toml in the data directory.",
+    )
+    exchange_username: str | None = Field(
+        default=None,
+        description="User name for list exchanges that have no table in the credentials file.",
+    )
+    exchange_password: SecretStr | None = Field(
+        default=None,
+        description="Password that goes with HASHMATCH_EXCHANGE_USERNAME. Never printed.",
+    )
+    exchange_window_hours: float = Field(
+        default=24.0,
+        gt=0.0,
+        le=24.0 * 366,
+        description="Longest time window of changes asked for in one request chain; a "
+        "checkpoint is taken at each window's end.",
+    )
+    exchange_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0.0,
+        le=3600.0,
+        description="How long an exchange request may take before it is tried again.",
+    )
+    exchange_retries: int = Field(
+        default=5,
+        ge=0,
+        le=50,
+        description="Retries of one exchange request after a network error, a 429 or a 5xx "
+        "answer, with exponential back-off.",
+    )
+    exchange_backoff_seconds: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=600.0,
+        description="Wait before the first retry of an exchange request; each next one waits "
+        "twice as long.",
+    )
+    exchange_stale_after_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="A checkpoint older than this is not trusted (deletions may have been "
+        "forgotten by the exchange): the next fetch fetches the whole list again.",
+    )
+    exchange_schedule: str = Field(
+        default="",
+        description="Exchanges 'hashmatch serve' fetches by itself, and how often: "
+        "'ncmec-industry=1h,ncmec-ngo=6h' (s, m, h, d; from a minute to 366 days). Empty: none.",
+    )
+
+    @field_validator("exchange_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @property
+    def exchange_credentials_file(self) -> Path:
+        """The exchange credentials file in force (it need not exist)."""
+        return self.exchange_credentials or self.home / "exchange-credentials.toml"
 
     @property
     def catalog_url(self) -> str:
         """The store URL in force: ``database_url`` or the SQLite default in ``home``."""
         return self.database_url or f"sqlite:///{self.home / 'catalog.sqlite'}"
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_LONGEST_INTERVAL = 366 * 86400
+
+
+def parse_schedule(text: str) -> dict[str, timedelta]:
+    """``"ncmec-industry=1h, ncmec-ngo=30m"`` as exchange name -> interval (s, m, h, d).
+
+    ValueError for anything else, naming the part that is wrong.
+    """
+    schedule: dict[str, timedelta] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, every = (x.strip() for x in part.partition("="))
+        found = re.fullmatch(r"(\d+)\s*([smhd]?)", every)
+        if not (name and sep and found):
+            raise ValueError(f"{part!r} is not NAME=INTERVAL (like ncmec-industry=1h)")
+        seconds = int(found.group(1)) * _UNITS[found.group(2) or "s"]
+        if seconds < 60:
+            raise ValueError(f"{part!r}: fetch at most once a minute")
+        if seconds > _LONGEST_INTERVAL:  # also keeps timedelta from overflowing
+            raise ValueError(f"{part!r}: fetch at least once a year (366d)")
+        if name in schedule:
+            raise ValueError(f"{name!r} is scheduled twice")
+        schedule[name] = timedelta(seconds=seconds)
+    return schedule

@@ -8,6 +8,7 @@ The tree::
     │   ├── UnsupportedFormat         a file is not in the format asked for, or in none we know
     │   ├── RecordError               a record of a recognised file is malformed (``--strict``)
     │   ├── ConfigurationError        a setting or an option is invalid
+    │   │   └── NotLicensed           a perceptual vendor asked for without a licence
     │   ├── TooLarge                  a request is over a configured size or item limit
     │   └── VettingError              a list file was refused (signature, checksum, bundle)
     │       ├── SignatureError        no trusted signature, or a checksum that disagrees
@@ -19,7 +20,12 @@ The tree::
     ├── SnapshotError                 a snapshot is missing, corrupt or could not be published
     ├── StoreError                    the catalog or verdict store failed
     ├── NotReady                      nothing to serve yet: no list loaded, no snapshot published
-    └── Cancelled                     a long operation was stopped on request; nothing was kept
+    ├── Cancelled                     a long operation was stopped on request; nothing was kept
+    ├── ExchangeError                 a list exchange failed after its retries; the journal is kept
+    │   ├── ExchangeAuthError         the exchange refused the credentials
+    │   └── CursorRejected            the exchange refuses the cursor a fetch would resume from
+    ├── VendorError                   a perceptual vendor's library or service failed
+    └── FileNotHashable               a perceptual vendor cannot hash one file (reported, not fatal)
 
 Errors carry their context as attributes (``source``, ``line``, ``reason``) and render as
 ``file:line: reason``. The CLI maps classes to exit codes and the web layer to HTTP statuses;
@@ -34,11 +40,16 @@ __all__ = [
     "Cancelled",
     "ConfigurationError",
     "Conflict",
+    "CursorRejected",
     "DigestError",
+    "ExchangeAuthError",
+    "ExchangeError",
+    "FileNotHashable",
     "HashmatchError",
     "IngestError",
     "InputError",
     "NotFound",
+    "NotLicensed",
     "NotReady",
     "RecordError",
     "SignatureError",
@@ -46,6 +57,7 @@ __all__ = [
     "StoreError",
     "TooLarge",
     "UnsupportedFormat",
+    "VendorError",
     "VettingError",
 ]
 
@@ -157,3 +169,31 @@ class TooLarge(InputError):
 
 class Cancelled(HashmatchError):
     """A long operation (a scan) was stopped on request; nothing of it was kept."""
+
+
+class NotLicensed(ConfigurationError):
+    """A perceptual vendor was asked for without a licence configured for it."""
+
+
+class ExchangeError(HashmatchError):
+    """A list exchange answered wrongly, or not at all after the retries; nothing was lost."""
+
+    http_status = 502
+
+
+class ExchangeAuthError(ExchangeError):
+    """The exchange refused the credentials (HTTP 401 or 403)."""
+
+
+class CursorRejected(ExchangeError):
+    """The exchange no longer accepts the cursor an interrupted fetch would resume from."""
+
+
+class VendorError(HashmatchError):
+    """A perceptual vendor's library or service failed; exact matching is unaffected."""
+
+    http_status = 502
+
+
+class FileNotHashable(HashmatchError):
+    """A perceptual vendor cannot hash this one file; the reason is reported with it."""

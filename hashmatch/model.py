@@ -7,9 +7,10 @@ pass these (or Arrow tables), never loose dicts.
 from __future__ import annotations
 
 import enum
+import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from hashmatch.digests import Algorithm
 
 __all__ = [
+    "ExchangeFetch",
+    "ExchangeState",
     "Grading",
     "IngestCounts",
     "ListInfo",
@@ -338,3 +341,89 @@ def _flags(flags: Iterable[str]) -> tuple[str, ...]:
         known = ", ".join(sorted(BOOLEAN_FLAGS))
         raise InputError(f"unknown flag {', '.join(map(repr, unknown))} (known flags: {known})")
     return tuple(sorted(names))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExchangeFetch:
+    """An exchange fetch under way: the range it asks for, and how far it has got.
+
+    Saved after every page written to the journal, so that a fetch that was interrupted
+    (a network error, a killed process) goes on from its last page.
+    """
+
+    since: datetime | None
+    """Changes after this instant are fetched; None: everything (a full fetch)."""
+    until: datetime
+    """Changes up to this instant (when the fetch began)."""
+    started_at: datetime
+    reason: str
+    """Why this range: ``"incremental"``, or why a full fetch was needed."""
+    pages: int = 0
+    """Pages written to the journal so far."""
+    cursor: Mapping[str, str] | None = None
+    """The client's cursor after the last journalled page (None: start of the range)."""
+    through: datetime | None = None
+    """The end of the last time window fetched whole."""
+    pages_through: int = 0
+    """Pages journalled up to :attr:`through`."""
+    complete: bool = False
+    """Every page is journalled; only loading the list version remains."""
+
+    def as_json(self) -> str:
+        """The fetch as JSON text (how the catalog keeps it)."""
+        return json.dumps(
+            {
+                "since": None if self.since is None else self.since.isoformat(),
+                "until": self.until.isoformat(),
+                "started_at": self.started_at.isoformat(),
+                "reason": self.reason,
+                "pages": self.pages,
+                "cursor": None if self.cursor is None else dict(self.cursor),
+                "through": None if self.through is None else self.through.isoformat(),
+                "pages_through": self.pages_through,
+                "complete": self.complete,
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ExchangeFetch:
+        """The fetch :meth:`as_json` wrote."""
+        data = json.loads(text)
+
+        def instant(value: str | None) -> datetime | None:
+            return None if value is None else datetime.fromisoformat(value)
+
+        until = datetime.fromisoformat(data["until"])
+        started = datetime.fromisoformat(data["started_at"])
+        cursor = data.get("cursor")
+        return cls(
+            since=instant(data.get("since")),
+            until=until,
+            started_at=started,
+            reason=str(data.get("reason", "")),
+            pages=int(data.get("pages", 0)),
+            cursor=None if cursor is None else {str(k): str(v) for k, v in cursor.items()},
+            through=instant(data.get("through")),
+            pages_through=int(data.get("pages_through", 0)),
+            complete=bool(data.get("complete", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExchangeState:
+    """What hashmatch keeps of one exchange between fetches."""
+
+    exchange: str
+    """``<client>-<environment>`` (``ncmec-industry``)."""
+    list_name: str
+    """The list its fetches load versions of."""
+    api_root: str
+    """Where the checkpoint was fetched from: another root means a full fetch."""
+    checkpoint: datetime | None = None
+    """Every change up to this instant is in :attr:`version_id`; None before the first."""
+    version_id: str | None = None
+    """The list version the last completed fetch loaded (or found unchanged)."""
+    fetch: ExchangeFetch | None = None
+    """A fetch under way (or interrupted), if any."""
+    updated_at: datetime

@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import uuid
@@ -47,6 +48,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from hashmatch._version import __version__
 from hashmatch.adapter import HEAD_BYTES, FormatAdapter, ReadContext, Role
@@ -66,14 +68,25 @@ from hashmatch.errors import (
     Cancelled,
     ConfigurationError,
     Conflict,
+    CursorRejected,
     InputError,
     NotFound,
+    NotLicensed,
     NotReady,
     TooLarge,
     UnsupportedFormat,
 )
+from hashmatch.exchange import ExchangeClient, ExchangeConfig
+from hashmatch.exchange_sync import FetchOutcome, Journal, merge, read_access, resolve
 from hashmatch.index import ChainLink, Snapshot, SnapshotList, SnapshotSource, SnapshotStore
-from hashmatch.ingest.pipeline import HashingReader, choose_adapter, read_records, stage_list_file
+from hashmatch.ingest.pipeline import (
+    HashingReader,
+    StagedVersion,
+    choose_adapter,
+    read_records,
+    stage_entries,
+    stage_list_file,
+)
 from hashmatch.ingest.versions import (
     ListDiff,
     chain_of,
@@ -84,9 +97,18 @@ from hashmatch.ingest.versions import (
 )
 from hashmatch.ingest.vetting import vet_source
 from hashmatch.keys import ApiKey, hash_token, new_token, parse_roles, parse_token
+from hashmatch.labels import Label
 from hashmatch.match.live import LiveMatcher, Lookup, Serving
 from hashmatch.match.matcher import VERDICT_SCHEMA, Matcher
+from hashmatch.match.perceptual import (
+    ListFingerprint,
+    PerceptualFile,
+    PerceptualOutcome,
+    match_perceptual,
+)
 from hashmatch.model import (
+    ExchangeFetch,
+    ExchangeState,
     Grading,
     ListInfo,
     ListPolicy,
@@ -98,9 +120,13 @@ from hashmatch.model import (
     TrustedKey,
     UpdateMode,
     Verdict,
+    Vetting,
 )
+from hashmatch.perceptual import LICENCE_FILE, PerceptualVendor, VendorLicence, load_licences
+from hashmatch.records import decode_labels
 from hashmatch.registry import AdapterRegistry, default_registry
 from hashmatch.reports import (
+    PERCEPTUAL_ROWS,
     REPORT_FORMAT,
     STATEMENT,
     ChargingSummary,
@@ -119,6 +145,7 @@ from hashmatch.reports import (
     report_format,
     report_lists,
     report_mapping,
+    report_perceptual,
     write_report,
 )
 from hashmatch.review import (
@@ -129,7 +156,13 @@ from hashmatch.review import (
     write_queue,
     write_vics_gradings,
 )
-from hashmatch.scan import ScanProgress, plan_tree, scan_tree, write_hashdeep_manifest
+from hashmatch.scan import (
+    ScanProgress,
+    plan_tree,
+    scan_tree,
+    unescape_path,
+    write_hashdeep_manifest,
+)
 from hashmatch.signing import key_id, load_private_key, load_public_key, sha256_file
 from hashmatch.store import Catalog, VerdictRecord, open_catalog
 
@@ -138,6 +171,7 @@ __all__ = [
     "Progress",
     "ScanResult",
     "Service",
+    "VendorStatus",
     "installed_formats",
 ]
 
@@ -188,6 +222,19 @@ class CheckResult:
     warnings: tuple[str, ...] = ()
     """Things the examiner should know about the lists used (a list older than its policy
     allows, say); also in the report."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VendorStatus:
+    """An installed perceptual vendor, and whether the licence file enables it here."""
+
+    name: str
+    description: str
+    adapter_version: str
+    fingerprint: str
+    """The tag under which lists carry its hashes (``""``: it compares only on its own list)."""
+    licensed: bool
+    """Whether the licence file has its table with a non-empty key."""
 
 
 class Service:
@@ -325,59 +372,82 @@ class Service:
                 progress=lambda done: progress.bytes_read(path.name, done, size),
                 options=self._adapter_options(),
             )
-            version_id = uuid.uuid4().hex
-            final = list_dir / f"{version_id}.parquet"
             try:
                 vetting = source.finish(staged.source_sha256)
-                os.replace(staged.path, final)
-                version = ListVersionInfo(
-                    list_name=list_name,
-                    number=self.catalog.next_version_number(list_name),
-                    version_id=version_id,
-                    purpose=listed.purpose,
-                    source_name=source.name,
-                    source_sha256=staged.source_sha256,
-                    adapter=staged.adapter,
-                    adapter_version=staged.adapter_version,
-                    loaded_by=operator or self.settings.operator,
-                    loaded_at=datetime.now(UTC),
-                    counts=staged.counts,
-                    warnings=staged.warnings,
-                    warning_count=staged.warning_count,
-                    entry_file=final.relative_to(self.home).as_posix(),
-                    active=True,
-                    mode=mode,
-                    base_version_id=(
-                        previous.version_id
-                        if previous is not None and mode is not UpdateMode.REPLACE
-                        else None
-                    ),
-                    vetting=vetting,
-                )
-                progress.stage("building the snapshot")
-                snapshot_id, versions = self._build_with(version, final)
-                self.catalog.add_version(version, activate=True)
-                self._record(snapshot_id, versions)
             except BaseException:
-                final.unlink(missing_ok=True)
                 staged.discard()
                 raise
-            self._publish(snapshot_id)
-        self._audit(
-            AuditAction.INGEST,
-            list_name,
-            {
-                "version": version.number,
-                "version_id": version.version_id,
-                "mode": version.mode.value,
-                "source_name": version.source_name,
-                "source_sha256": version.source_sha256,
-                "adapter": f"{version.adapter} {version.adapter_version}",
-                "entries": version.counts.entries,
-                "signature": version.vetting.signature,
-            },
-            operator=operator,
-        )
+            version = self._load_staged(
+                listed,
+                dataclasses.replace(staged, source_name=source.name),
+                mode=mode,
+                previous=previous,
+                vetting=vetting,
+                progress=progress,
+                operator=operator,
+            )
+        self._audit(AuditAction.INGEST, list_name, _ingest_details(version), operator=operator)
+        return version
+
+    def _load_staged(
+        self,
+        listed: ListInfo,
+        staged: StagedVersion,
+        *,
+        mode: UpdateMode,
+        previous: ListVersionInfo | None,
+        vetting: Vetting,
+        progress: Progress,
+        operator: str | None,
+        exchange: ExchangeState | None = None,
+    ) -> ListVersionInfo:
+        """Make ``staged`` the serving version of ``listed`` (the lock is held).
+
+        The entries file is moved in, the snapshot built, the version (with ``exchange``'s
+        new checkpoint, when a fetch loads it) committed in one transaction, and the
+        snapshot published. On any failure before the commit nothing is left behind.
+        """
+        version_id = uuid.uuid4().hex
+        final = self.home / "lists" / listed.name / f"{version_id}.parquet"
+        try:
+            os.replace(staged.path, final)
+            version = ListVersionInfo(
+                list_name=listed.name,
+                number=self.catalog.next_version_number(listed.name),
+                version_id=version_id,
+                purpose=listed.purpose,
+                source_name=staged.source_name,
+                source_sha256=staged.source_sha256,
+                adapter=staged.adapter,
+                adapter_version=staged.adapter_version,
+                loaded_by=operator or self.settings.operator,
+                loaded_at=datetime.now(UTC),
+                counts=staged.counts,
+                warnings=staged.warnings,
+                warning_count=staged.warning_count,
+                entry_file=final.relative_to(self.home).as_posix(),
+                active=True,
+                mode=mode,
+                base_version_id=(
+                    previous.version_id
+                    if previous is not None and mode is not UpdateMode.REPLACE
+                    else None
+                ),
+                vetting=vetting,
+            )
+            progress.stage("building the snapshot")
+            snapshot_id, versions = self._build_with(version, final)
+            if exchange is None:
+                self.catalog.add_version(version, activate=True)
+            else:
+                state = dataclasses.replace(exchange, version_id=version_id)
+                self.catalog.add_exchange_version(version, state)
+            self._record(snapshot_id, versions)
+        except BaseException:
+            final.unlink(missing_ok=True)
+            staged.discard()
+            raise
+        self._publish(snapshot_id)
         return version
 
     def rollback(
@@ -661,6 +731,335 @@ class Service:
             if path.suffix == ".parquet" and path not in known:
                 path.unlink(missing_ok=True)
 
+    # -- exchanges --------------------------------------------------------------------
+
+    def exchanges(self) -> list[tuple[str, str, ExchangeState | None]]:
+        """Every exchange the installed clients offer: name, description and its state."""
+        out: list[tuple[str, str, ExchangeState | None]] = []
+        for name in self.registry.exchange_names():
+            client, environment = self.registry.exchange(name)
+            described = f"{client.DESCRIPTION} ({environment})"
+            out.append((name, described, self.catalog.exchange_state(name)))
+        return out
+
+    def exchange_fetch(
+        self,
+        name: str,
+        *,
+        list_name: str | None = None,
+        full: bool = False,
+        progress: Progress = _QUIET,
+        operator: str | None = None,
+    ) -> FetchOutcome:
+        """Fetch the changes of exchange ``name`` and load them as a version of its list.
+
+        The range is everything since the exchange's checkpoint, or everything at all (a
+        full fetch) when there is no checkpoint, ``full`` is asked for, the checkpoint is
+        older than ``exchange_stale_after_days``, the API root changed, or the list's
+        serving version is no longer the one the exchange loaded. A fetch that was
+        interrupted goes on from its last journalled page instead (unless ``full``).
+        Every page is journalled before the next is asked for; the version and the new
+        checkpoint are committed together, through the same path as a list file's ingest,
+        and audited. The list (default: named after the exchange, purpose ``concern``) is
+        created on the first fetch.
+
+        Raises ConfigurationError (unknown exchange, no credentials, a list that requires
+        signatures), Conflict (another fetch of it is under way), ExchangeError and its
+        kinds (the journal is kept: the next fetch resumes).
+        """
+        client_cls, environment = self.registry.exchange(name)
+        secret = self.settings.exchange_password
+        access = read_access(
+            name,
+            credentials_file=self.settings.exchange_credentials_file,
+            username=self.settings.exchange_username,
+            password=None if secret is None else secret.get_secret_value(),
+        )
+        config = ExchangeConfig(
+            name=name,
+            environment=environment,
+            api_root=access.api_root or client_cls.ENVIRONMENTS[environment],
+            credentials=access.credentials,
+            timeout=self.settings.exchange_timeout_seconds,
+            retries=self.settings.exchange_retries,
+            window=timedelta(hours=self.settings.exchange_window_hours),
+            backoff=self.settings.exchange_backoff_seconds,
+        )
+        folder = self.home / "exchanges" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / ".lock", "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise Conflict(f"a fetch of {name} is under way in another process") from None
+            try:
+                return self._exchange_fetch(
+                    client_cls, config, folder, list_name, full, progress, operator
+                )
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _exchange_fetch(
+        self,
+        client_cls: type[ExchangeClient],
+        config: ExchangeConfig,
+        folder: Path,
+        list_name: str | None,
+        full: bool,
+        progress: Progress,
+        operator: str | None,
+    ) -> FetchOutcome:
+        name = config.name
+        state = self.catalog.exchange_state(name)
+        listed = self._exchange_list(name, client_cls, config.environment, state, list_name)
+        if listed.policy.require_signature:
+            raise ConfigurationError(
+                f"list {listed.name!r} requires signed files, and an exchange fetch carries "
+                "no signature: load it from another list, or stop requiring signatures"
+            )
+        journal = Journal(folder / "journal")
+        fetch = None if state is None or full else state.fetch
+        if fetch is not None and state is not None and state.api_root != config.api_root:
+            fetch = None
+        resumed = fetch is not None
+        if fetch is None:
+            journal.clear()
+            now = datetime.now(UTC).replace(microsecond=0)
+            since, reason = self._exchange_range(state, config.api_root, listed.name, now, full)
+            fetch = ExchangeFetch(since=since, until=now, started_at=now, reason=reason)
+        else:
+            journal.trim(fetch.pages)
+        state = ExchangeState(
+            exchange=name,
+            list_name=listed.name,
+            api_root=config.api_root,
+            checkpoint=None if state is None else state.checkpoint,
+            version_id=None if state is None else state.version_id,
+            fetch=fetch,
+            updated_at=datetime.now(UTC),
+        )
+        self.catalog.save_exchange_state(state)
+        if not fetch.complete:
+            state = self._exchange_pages(client_cls(config), journal, state, progress)
+        return self._exchange_load(client_cls, listed, journal, state, resumed, progress, operator)
+
+    def _exchange_list(
+        self,
+        name: str,
+        client_cls: type[ExchangeClient],
+        environment: str,
+        state: ExchangeState | None,
+        list_name: str | None,
+    ) -> ListInfo:
+        """The list the exchange loads, created (purpose ``concern``) on its first fetch."""
+        if state is not None:
+            if list_name is not None and list_name != state.list_name:
+                raise Conflict(f"exchange {name} loads list {state.list_name!r}, not {list_name!r}")
+            return self.catalog.get_list(state.list_name)
+        target = list_name or name
+        if any(item.name == target for item in self.catalog.lists()):
+            return self.catalog.get_list(target)
+        return self.add_list(
+            target,
+            Purpose.CONCERN,
+            f"{client_cls.DESCRIPTION} ({environment}), from 'hashmatch exchange fetch {name}'",
+        )
+
+    def _exchange_range(
+        self,
+        state: ExchangeState | None,
+        api_root: str,
+        list_name: str,
+        now: datetime,
+        full: bool,
+    ) -> tuple[datetime | None, str]:
+        """Where a new fetch starts (None: from the beginning), and why."""
+        if full:
+            return None, "a full fetch was asked for"
+        if state is None or state.checkpoint is None:
+            return None, "the first fetch"
+        if state.api_root != api_root:
+            return None, f"the API root changed (the checkpoint is from {state.api_root})"
+        active = self._active_version(list_name)
+        if active is None or active.version_id != state.version_id:
+            return None, "the list was changed since the last fetch (a rollback or a load)"
+        stale = timedelta(days=self.settings.exchange_stale_after_days)
+        if now - state.checkpoint > stale:
+            return None, (
+                f"the checkpoint ({state.checkpoint.isoformat()}) is older than "
+                f"{self.settings.exchange_stale_after_days} days"
+            )
+        return state.checkpoint, "incremental"
+
+    def _exchange_pages(
+        self,
+        client: ExchangeClient,
+        journal: Journal,
+        state: ExchangeState,
+        progress: Progress,
+    ) -> ExchangeState:
+        """Journal the fetch's remaining pages, saving its progress after each one."""
+        assert state.fetch is not None
+        fetch = state.fetch
+        restarted = False
+        try:
+            while not fetch.complete:
+                try:
+                    pages = client.fetch(
+                        since=fetch.through or fetch.since, until=fetch.until, resume=fetch.cursor
+                    )
+                    for page in pages:
+                        journal.write(fetch.pages, page)
+                        ended = page.fetched_through is not None
+                        fetch = dataclasses.replace(
+                            fetch,
+                            pages=fetch.pages + 1,
+                            cursor=page.cursor,
+                            through=page.fetched_through or fetch.through,
+                            pages_through=fetch.pages + 1 if ended else fetch.pages_through,
+                            complete=page.cursor is None,
+                        )
+                        state = dataclasses.replace(
+                            state, fetch=fetch, updated_at=datetime.now(UTC)
+                        )
+                        self.catalog.save_exchange_state(state)
+                        progress.stage(
+                            f"{state.exchange}: page {fetch.pages}, {page.updates.num_rows} changes"
+                        )
+                    if not fetch.complete:
+                        fetch = dataclasses.replace(fetch, complete=True, cursor=None)
+                        state = dataclasses.replace(state, fetch=fetch)
+                        self.catalog.save_exchange_state(state)
+                except CursorRejected:
+                    if restarted:
+                        raise
+                    restarted = True
+                    journal.trim(fetch.pages_through)
+                    fetch = dataclasses.replace(fetch, pages=fetch.pages_through, cursor=None)
+                    state = dataclasses.replace(state, fetch=fetch, updated_at=datetime.now(UTC))
+                    self.catalog.save_exchange_state(state)
+        finally:
+            client.close()
+        return state
+
+    def _exchange_load(
+        self,
+        client_cls: type[ExchangeClient],
+        listed: ListInfo,
+        journal: Journal,
+        state: ExchangeState,
+        resumed: bool,
+        progress: Progress,
+        operator: str | None,
+    ) -> FetchOutcome:
+        """Resolve the journalled changes and load them as the list's next version."""
+        fetch = state.fetch
+        assert fetch is not None
+        progress.stage(f"{state.exchange}: applying {fetch.pages} pages of changes")
+        latest = resolve(journal.tables(fetch.pages))
+        digest = journal.digest(fetch.pages)
+        base = (
+            self.catalog.get_version(state.version_id)
+            if fetch.since is not None and state.version_id is not None
+            else None
+        )
+        merged = merge(
+            () if base is None else version_entries(base, self.catalog.get_version, self.home),
+            latest,
+        )
+        page_warnings = [
+            RecordWarning(source=source, line=line, reason=reason)
+            for source, line, reason in journal.warnings(fetch.pages)
+        ]
+        since = "the beginning" if fetch.since is None else fetch.since.isoformat()
+        done = dataclasses.replace(
+            state,
+            checkpoint=fetch.until,
+            fetch=None,
+            updated_at=datetime.now(UTC),
+        )
+        version: ListVersionInfo | None = None
+        if latest.num_rows or base is None:
+            list_dir = self.home / "lists" / listed.name
+            with self._lock():
+                self._sweep(list_dir)
+                staged = stage_entries(
+                    kept=merged.kept,
+                    records=[merged.records],
+                    staging_dir=list_dir,
+                    source_name=f"{state.exchange} changes from {since} to "
+                    f"{fetch.until.isoformat()}",
+                    source_sha256=digest,
+                    source_bytes=0,
+                    adapter=client_cls.NAME,
+                    adapter_version=client_cls.VERSION,
+                )
+                warnings = page_warnings + [
+                    dataclasses.replace(
+                        w,
+                        source=f"{state.exchange} entry {merged.keys[w.line - 1]}",
+                        line=None,
+                    )
+                    if w.line is not None and 0 < w.line <= len(merged.keys)
+                    else w
+                    for w in staged.warnings
+                ]
+                staged = dataclasses.replace(
+                    staged,
+                    warnings=tuple(warnings[:200]),
+                    warning_count=staged.warning_count + len(page_warnings),
+                )
+                version = self._load_staged(
+                    listed,
+                    staged,
+                    mode=UpdateMode.REPLACE,
+                    previous=None,
+                    vetting=Vetting(),
+                    progress=progress,
+                    operator=operator,
+                    exchange=done,
+                )
+            done = dataclasses.replace(done, version_id=version.version_id)
+            self._audit(
+                AuditAction.INGEST, listed.name, _ingest_details(version), operator=operator
+            )
+        else:
+            self.catalog.save_exchange_state(done)
+        journal.clear()
+        outcome = FetchOutcome(
+            exchange=state.exchange,
+            list_name=listed.name,
+            version=version,
+            since=fetch.since,
+            until=fetch.until,
+            reason=fetch.reason,
+            resumed=resumed,
+            pages=fetch.pages,
+            updates=merged.updates,
+            tombstones=merged.tombstones,
+            replaced=merged.replaced,
+            warnings=tuple(page_warnings),
+        )
+        self._audit(
+            AuditAction.EXCHANGE,
+            state.exchange,
+            {
+                "list": listed.name,
+                "api_root": state.api_root,
+                "since": None if fetch.since is None else fetch.since.isoformat(),
+                "until": fetch.until.isoformat(),
+                "reason": fetch.reason,
+                "resumed": resumed,
+                "pages": fetch.pages,
+                "source_sha256": digest,
+                "updates": merged.updates,
+                "tombstones": merged.tombstones,
+                "version": None if version is None else version.number,
+            },
+            operator=operator,
+        )
+        return outcome
+
     # -- snapshots --------------------------------------------------------------------
 
     def snapshot(self, *, progress: Progress = _QUIET) -> Snapshot | None:
@@ -732,6 +1131,9 @@ class Service:
         origins: Sequence[str | None] = (),
         progress: Progress = _QUIET,
         run_id: str | None = None,
+        perceptual: str | None = None,
+        files_root: Path | None = None,
+        paths_escaped: bool = False,
     ) -> CheckResult:
         """Match every row of ``manifests`` against the serving snapshot.
 
@@ -745,9 +1147,22 @@ class Service:
         value for all, or one per manifest). ``operator`` (default: the operator of the
         settings) is recorded as who ran it, in the run, its report and the audit trail.
         ``run_id`` (default: a new UUID) lets a caller name the report after the run.
+
+        ``perceptual`` names a licensed perceptual vendor (NotLicensed without a licence,
+        checked before any row is read). Its results are leads, reported apart: they never
+        change a verdict, a count or the stored verdicts. It hashes the files of the
+        ``unknown`` rows, each found at its manifest path: absolute, or relative to
+        ``files_root``; ``paths_escaped`` says the paths are escaped as ``hashmatch scan``
+        writes them. Files are opened read-only, and nothing is written near them.
         """
         if not manifests:
             raise InputError("no manifest given")
+        licensed = self._vendor_licence(perceptual) if perceptual is not None else None
+        if files_root is not None:
+            if licensed is None:
+                raise InputError("a folder of files is only read for perceptual matching")
+            if not files_root.is_dir():
+                raise InputError("not a folder", source=str(files_root))
         if len(origins) not in (0, 1, len(manifests)):
             raise InputError(
                 f"give one origin for all manifests or one per manifest ({len(manifests)}), "
@@ -823,6 +1238,18 @@ class Service:
         table = pa.Table.from_batches(batches, schema=VERDICT_SCHEMA)
         if any(b.num_rows for b in batches[1:]) and not _in_input_order(table):
             table = table.sort_by([("input", "ascending"), ("line", "ascending")])
+        outcome = (
+            self._perceptual(
+                *licensed,
+                table=table,
+                snapshot=snapshot,
+                files_root=files_root,
+                paths_escaped=paths_escaped,
+                progress=progress,
+            )
+            if licensed is not None
+            else None
+        )
         progress.stage("recording verdicts")
         counts = count_verdicts(table)
         run = dataclasses.replace(run, inputs=tuple(inputs))
@@ -864,6 +1291,7 @@ class Service:
                 report_mapping(walks, map_to, table) if map_to and walks is not None else None
             ),
             warnings=list(warnings),
+            perceptual=report_perceptual(outcome, table),
         )
         self._audit(
             AuditAction.RUN,
@@ -875,6 +1303,7 @@ class Service:
                     {"sha256": i.sha256, "format": i.format, "rows": i.rows} for i in inputs
                 ],
                 "counts": totals,
+                **({} if outcome is None else {"perceptual": _perceptual_audit(outcome)}),
             },
             operator=run.operator,
         )
@@ -906,6 +1335,7 @@ class Service:
         progress: Progress = _QUIET,
         scan_progress: ScanProgress | None = None,
         cancel: threading.Event | None = None,
+        perceptual: str | None = None,
     ) -> ScanResult:
         """Hash every file under ``root`` (MD5, SHA-1 and SHA-256 in one read), then check it.
 
@@ -917,9 +1347,15 @@ class Service:
         comments and become ``not_assessable`` rows with their reason; zero-length files
         are hashed and are ``not_assessable`` as in any manifest. Raises Cancelled, and
         keeps nothing, when ``cancel`` is set before the scan has finished.
+
+        ``perceptual`` names a licensed perceptual vendor (checked before anything is
+        hashed): the files of the ``unknown`` rows are then hashed through it, from the
+        evidence folder, read-only, as :meth:`check` does.
         """
         if not case_ref.strip():
             raise InputError("a case reference is required (--case)")
+        if perceptual is not None:
+            self._vendor_licence(perceptual)
         if not root.is_dir():
             raise InputError("not a folder to scan", source=str(root))
         evidence = root.resolve()
@@ -964,9 +1400,123 @@ class Service:
             crosswalks=crosswalks,
             origins=[origin],
             progress=progress,
+            perceptual=perceptual,
+            files_root=evidence if perceptual is not None else None,
+            paths_escaped=True,
         )
         files = len(plan.entries)
         return ScanResult(check=result, manifest=manifest, files=files, hashed=files - len(skipped))
+
+    # -- perceptual vendors -------------------------------------------------------------
+
+    def perceptual_vendors(self) -> list[VendorStatus]:
+        """The installed perceptual vendors, by name, and whether each is licensed here.
+
+        ConfigurationError when the licence file is refused (readable by others, say).
+        """
+        licences = self._licences()
+        return [
+            VendorStatus(
+                name=vendor.NAME,
+                description=vendor.DESCRIPTION,
+                adapter_version=vendor.VERSION,
+                fingerprint=vendor.FINGERPRINT,
+                licensed=bool(getattr(licences.get(vendor.NAME), "key", "")),
+            )
+            for vendor in self.registry.vendors()
+        ]
+
+    def _licence_file(self) -> tuple[Path, bool]:
+        """The licence file in force, and whether a setting named it."""
+        named = self.settings.perceptual_licences
+        return (named, True) if named is not None else (self.home / LICENCE_FILE, False)
+
+    def _licences(self) -> dict[str, VendorLicence]:
+        """The licences of the licence file; none when the default file does not exist."""
+        path, named = self._licence_file()
+        if not named and not path.exists():
+            return {}
+        return load_licences(path)
+
+    def _vendor_licence(self, name: str) -> tuple[type[PerceptualVendor], VendorLicence]:
+        """The vendor ``name`` and its licence; NotLicensed, saying what to put where, if
+        the licence file has no table with a key for it."""
+        vendor = self.registry.vendor(name)
+        path, _ = self._licence_file()
+        licence = self._licences().get(name)
+        if licence is None or not licence.key:
+            found = (
+                "has no key"
+                if licence is not None
+                else ("has no table for it" if path.exists() else "does not exist")
+            )
+            raise NotLicensed(
+                f"perceptual vendor {name!r} is not licensed here: the licence file {path} "
+                f'{found}. Put a [{name}] table in it with key = "<your licence key>" (and '
+                "the endpoint, library or options the vendor's documentation asks for), make "
+                f"it readable by you only (chmod 600 {path}), or name another file with "
+                "HASHMATCH_PERCEPTUAL_LICENCES"
+            )
+        return vendor, licence
+
+    def _perceptual(
+        self,
+        vendor_cls: type[PerceptualVendor],
+        licence: VendorLicence,
+        *,
+        table: pa.Table,
+        snapshot: Snapshot,
+        files_root: Path | None,
+        paths_escaped: bool,
+        progress: Progress,
+    ) -> PerceptualOutcome:
+        """The perceptual part of a run: the ``unknown`` rows' files through the vendor."""
+        files = _perceptual_files(table, files_root, escaped=paths_escaped)
+        label = f"perceptual hashing via {vendor_cls.NAME}"
+        progress.stage(label)
+        vendor = vendor_cls(licence)
+        try:
+            return match_perceptual(
+                vendor,
+                files,
+                lambda: self._list_fingerprints(snapshot, vendor.FINGERPRINT),
+                progress=lambda done, total: progress.bytes_read(label, done, total),
+            )
+        finally:
+            vendor.close()
+
+    def _list_fingerprints(self, snapshot: Snapshot, tag: str) -> list[ListFingerprint]:
+        """The entries of the snapshot's list versions whose ``perceptual`` label holds a
+        ``<tag>:`` fingerprint; read once per run, and only those rows are decoded."""
+        prefix = f"{tag}:"
+        needle = json.dumps(prefix)[:-1]  # the label is canonical JSON: '"<tag>:'
+        found: list[ListFingerprint] = []
+        for item in snapshot.lists:
+            version = self.catalog.get_version(item.version_id)
+            for batch in version_entries(version, self.catalog.get_version, self.home):
+                hit = pc.fill_null(pc.match_substring(batch.column("labels"), needle), False)
+                if not pc.any(hit).as_py():
+                    continue
+                for row in batch.filter(hit).to_pylist():
+                    labels = decode_labels(row["labels"])
+                    carried = labels.get(Label.PERCEPTUAL.value)
+                    carried = [carried] if isinstance(carried, str) else carried or []
+                    values = tuple(
+                        v[len(prefix) :]
+                        for v in carried
+                        if isinstance(v, str) and v.startswith(prefix)
+                    )
+                    if values:
+                        found.append(
+                            ListFingerprint(
+                                list_name=item.name,
+                                list_version=item.version,
+                                entry=_entry_name(labels, row),
+                                values=values,
+                                labels=labels,
+                            )
+                        )
+        return found
 
     def compare(self, report_a: Path, report_b: Path, *, limit: int = 1000) -> Comparison:
         """Whether two runs (their JSON reports) agree, or exactly where they differ."""
@@ -1588,6 +2138,20 @@ class _LookupSum:
         return out
 
 
+def _ingest_details(version: ListVersionInfo) -> dict[str, Any]:
+    """What the audit trail keeps of a loaded list version."""
+    return {
+        "version": version.number,
+        "version_id": version.version_id,
+        "mode": version.mode.value,
+        "source_name": version.source_name,
+        "source_sha256": version.source_sha256,
+        "adapter": f"{version.adapter} {version.adapter_version}",
+        "entries": version.counts.entries,
+        "signature": version.vetting.signature,
+    }
+
+
 def _key_details(key: ApiKey, event: str) -> dict[str, Any]:
     """What the audit trail says of a key: never its token, nor the token's hash."""
     roles = [role.value for role in key.roles]
@@ -1596,6 +2160,93 @@ def _key_details(key: ApiKey, event: str) -> dict[str, Any]:
 
 def _report_bytes(progress: Progress, name: str, total: int, done: int) -> None:
     progress.bytes_read(name, done, total)
+
+
+_FILE_NOT_AVAILABLE = "file not available"
+
+
+def _local_file(text: str | None, root: Path | None, *, escaped: bool) -> tuple[Path | None, str]:
+    """Where the file a row names is on this machine, or why it is not to be read.
+
+    Absolute paths are taken as they are; relative ones under ``root``, which they may not
+    leave. Only regular files are read: a symbolic link is not followed.
+    """
+    if not text:
+        return None, "no path in the manifest"
+    name = text
+    if escaped:
+        try:
+            name = os.fsdecode(unescape_path(text))
+        except ValueError:
+            return None, "path not readable"
+    path = Path(name)
+    if not path.is_absolute():
+        if root is None:
+            return None, "relative path, and no folder of files given"
+        path = root / path
+        if not Path(os.path.realpath(path)).is_relative_to(os.path.realpath(root)):
+            return None, "path leads out of the folder of files"
+    try:
+        info = os.lstat(path)
+    except (OSError, ValueError):
+        return None, _FILE_NOT_AVAILABLE
+    if stat.S_ISLNK(info.st_mode):
+        return None, "symbolic link: not followed"
+    if not stat.S_ISREG(info.st_mode):
+        return None, "not a regular file"
+    return path, ""
+
+
+def _perceptual_files(table: pa.Table, root: Path | None, *, escaped: bool) -> list[PerceptualFile]:
+    """The rows a perceptual vendor considers (``unknown``: the review queue), with their
+    files on this machine when they are there."""
+    chosen = table.filter(pc.equal(table.column("verdict"), PERCEPTUAL_ROWS))
+    files = []
+    for number, line, text in zip(
+        chosen.column("input").to_pylist(),
+        chosen.column("line").to_pylist(),
+        chosen.column("path").to_pylist(),
+        strict=True,
+    ):
+        path, reason = _local_file(text, root, escaped=escaped)
+        size = 0
+        if path is not None:
+            with contextlib.suppress(OSError):
+                size = path.stat().st_size
+        files.append(
+            PerceptualFile(input=number, line=line, path=path, size=size, reason=reason or None)
+        )
+    return files
+
+
+def _entry_name(labels: dict[str, Any], row: dict[str, Any]) -> str:
+    """How a report names a list entry: its ``source_id`` label, else its strongest digest."""
+    source_id = labels.get(Label.SOURCE_ID.value)
+    if isinstance(source_id, str | int) and not isinstance(source_id, bool) and str(source_id):
+        return str(source_id)
+    for algorithm in (Algorithm.SHA256, Algorithm.SHA1, Algorithm.MD5):
+        value = row.get(algorithm.value)
+        if value:
+            return f"{algorithm.value}:{bytes(value).hex()}"
+    return f"line {row.get('line')}"
+
+
+def _perceptual_audit(outcome: PerceptualOutcome) -> dict[str, Any]:
+    """What the audit trail keeps of a run's perceptual part: the vendor and counts only
+    (no path, no hash, no key)."""
+    return {
+        "vendor": outcome.vendor,
+        "vendor_version": outcome.vendor_version,
+        "adapter_version": outcome.adapter_version,
+        "max_distance": outcome.max_distance,
+        "rows": PERCEPTUAL_ROWS,
+        "considered": outcome.considered,
+        "hashed": outcome.hashed,
+        "not_hashed": sum(outcome.not_hashed.values()),
+        "similar_files": outcome.similar_files,
+        "results": len(outcome.results),
+        "stopped": outcome.stopped is not None,
+    }
 
 
 def _upload_name(name: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -17,3 +19,7 @@ settings.register_profile(
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
 )
+
+# Local fakes of the services hashmatch talks to (exchanges, perceptual vendors): importable
+# by name from any test module.
+sys.path.insert(0, str(Path(__file__).parent / "fakes"))

@@ -33,6 +33,7 @@ from hashmatch._version import __version__
 from hashmatch.errors import (
     Cancelled,
     Conflict,
+    ExchangeError,
     HashmatchError,
     IngestError,
     InputError,
@@ -84,12 +85,16 @@ class ExitCode(enum.IntEnum):
     """'compare': the two runs do not agree (the differences are printed)."""
     TAMPERED = 10
     """'audit verify': a record of the audit trail was edited, deleted or reordered."""
+    REMOTE = 11
+    """A list exchange failed after its retries (or refused the credentials); every page
+    fetched is kept, and the next fetch goes on from there."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C; nothing half-done was committed."""
 
 
 _EXIT_CODES: tuple[tuple[type[HashmatchError], ExitCode], ...] = (
     (Cancelled, ExitCode.INTERRUPTED),
+    (ExchangeError, ExitCode.REMOTE),
     (VettingError, ExitCode.VETTING),
     (InputError, ExitCode.INPUT),
     (NotFound, ExitCode.NOT_FOUND),
@@ -625,6 +630,17 @@ CrosswalkOption = Annotated[
         "with the same from/to. Repeatable.",
     ),
 ]
+PerceptualOption = Annotated[
+    str | None,
+    typer.Option(
+        "--perceptual",
+        metavar="VENDOR",
+        help="Also hash the files of the unknown rows through this licensed perceptual vendor "
+        "(see 'hashmatch vendors'; its key goes in the licence file, "
+        "HASHMATCH_PERCEPTUAL_LICENCES). Similar entries are reported apart, as leads for "
+        "review: they never change a verdict.",
+    ),
+]
 
 
 def _print_check(result: CheckResult) -> None:
@@ -654,6 +670,7 @@ def _print_check(result: CheckResult) -> None:
     for flag, count in counts.by_flag.items():
         out.print(f"  flag {escape(flag)}: {count.total} files ({count.unique} unique)")
     out.print(f"review queue (unknown): [bold]{counts.review_queue}[/] files")
+    _print_perceptual(result)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     if result.report_path is not None:
@@ -662,6 +679,27 @@ def _print_check(result: CheckResult) -> None:
         "[dim]A match means the digest equals one a named source graded; "
         "'unknown' does not mean clean.[/]"
     )
+
+
+def _print_perceptual(result: CheckResult) -> None:
+    """The perceptual outcome in a line or two: none used, or what the vendor found."""
+    section = result.header.perceptual
+    if not section.used:
+        out.print("perceptual: none used (only exact digests were compared)")
+        return
+    distance = "" if section.max_distance is None else f"{section.max_distance:g}"
+    out.print(
+        f"perceptual via {escape(section.vendor or '')} {escape(section.vendor_version or '?')} "
+        f"(distance at most {distance}): {section.hashed} of {section.considered} unknown files "
+        f"hashed, {sum(section.not_hashed.values())} not; [bold]{section.similar_files}[/] with "
+        "similar entries (leads for review, not matches; verdicts unchanged)",
+        highlight=False,
+    )
+    if section.stopped is not None:
+        err.print(
+            f"[yellow]warning:[/] the perceptual vendor stopped early: {escape(section.stopped)}",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -697,6 +735,16 @@ def check(
     ] = False,
     map_to: MapToOption = None,
     crosswalk: CrosswalkOption = None,
+    perceptual: PerceptualOption = None,
+    files: Annotated[
+        Path | None,
+        typer.Option(
+            "--files",
+            metavar="DIR",
+            help="With --perceptual: the folder the manifests' relative paths are under (the "
+            "mounted evidence). Files are opened read-only; absolute paths are read as they are.",
+        ),
+    ] = None,
 ) -> None:
     """Check the manifests of a device against every serving list.
 
@@ -718,6 +766,8 @@ def check(
             crosswalks=crosswalk or (),
             origins=origin or (),
             progress=progress,
+            perceptual=perceptual,
+            files_root=files,
         )
         from hashmatch.cli.examiner import write_summaries
 
@@ -739,6 +789,32 @@ def formats() -> None:
     for adapter in adapters:
         roles = ", ".join(sorted(r.value for r in adapter.ROLES))
         table.add_row(adapter.NAME, roles, adapter.DESCRIPTION)
+    out.print(table)
+
+
+@app.command()
+@handled
+def vendors() -> None:
+    """List the perceptual vendors installed, and whether the licence file enables each.
+
+    A vendor is enabled by a table with its key in the licence file
+    (HASHMATCH_PERCEPTUAL_LICENCES, default perceptual-licences.toml in the data directory,
+    chmod 600). Keys are never shown.
+    """
+    with _service() as service:
+        found = service.perceptual_vendors()
+    if not found:
+        out.print("no perceptual vendor is installed: only exact digests are compared")
+        return
+    table = Table("vendor", "licensed", "fingerprint", "adapter", "description")
+    for item in found:
+        table.add_row(
+            item.name,
+            "yes" if item.licensed else "no",
+            item.fingerprint or "-",
+            item.adapter_version,
+            item.description,
+        )
     out.print(table)
 
 
@@ -839,6 +915,7 @@ def demo(
 # Mounted here, after the helpers they import from this module exist.
 from hashmatch.cli import examiner, serve  # noqa: E402, F401  (commands register on ``app``)
 from hashmatch.cli.bundle import bundle_app  # noqa: E402
+from hashmatch.cli.exchange import exchange_app  # noqa: E402
 from hashmatch.cli.keys import keys_app  # noqa: E402
 from hashmatch.cli.review import audit_app, review_app  # noqa: E402
 
@@ -846,6 +923,7 @@ app.add_typer(bundle_app, name="bundle")
 app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.add_typer(exchange_app, name="exchange")
 
 
 def main() -> None:

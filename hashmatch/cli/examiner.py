@@ -32,6 +32,7 @@ from hashmatch.cli.app import (
     ExitCode,
     MapToOption,
     OperatorOption,
+    PerceptualOption,
     ReportOption,
     SummaryOption,
     _print_check,
@@ -119,6 +120,7 @@ def scan(
         int | None,
         typer.Option("--workers", min=1, help="Hashing threads (default: one per core)."),
     ] = None,
+    perceptual: PerceptualOption = None,
 ) -> None:
     """Hash every file under EVIDENCE (MD5, SHA-1, SHA-256 in one read) and check it.
 
@@ -153,6 +155,7 @@ def scan(
                 progress=progress,
                 scan_progress=bar,
                 cancel=cancel,
+                perceptual=perceptual,
             )
         except KeyboardInterrupt:
             cancel.set()

@@ -16,7 +16,7 @@ would print request paths, and a path can hold a queried digest. The app's acces
 from __future__ import annotations
 
 import contextlib
-import ipaddress
+import functools
 import json
 import os
 import shutil
@@ -32,9 +32,13 @@ import typer
 from rich.markup import escape
 
 from hashmatch.cli.app import _service, _settings, app, err, handled, out
+from hashmatch.config import parse_schedule
+from hashmatch.exchange_sync import FetchScheduler
+from hashmatch.urls import is_loopback
 
 if TYPE_CHECKING:
     from hashmatch.config import Settings
+    from hashmatch.exchange_sync import FetchOutcome
 
 __all__ = ["APP_FACTORY", "log_config", "serve", "worker_environment"]
 
@@ -130,16 +134,25 @@ def serve(
         f"it as 'Authorization: Bearer TOKEN'; documentation at {url}/docs",
         highlight=False,
     )
-    if not _is_loopback(host):
+    if not is_loopback(host):
         err.print(
             f"[yellow]warning:[/] listening on {escape(host)}, beyond this machine, without "
             "TLS: API keys and digests cross the network in the clear. Put a "
             "TLS-terminating proxy in front and let only it reach this port.",
             highlight=False,
         )
+    schedule = parse_schedule(settings.exchange_schedule)
+    if schedule:
+        out.print(
+            "fetching exchanges in the background: "
+            + ", ".join(f"{escape(name)} every {every}" for name, every in schedule.items()),
+            highlight=False,
+        )
+    scheduler = FetchScheduler(schedule, functools.partial(_fetch_exchange, settings))
     metrics_dir = tempfile.mkdtemp(prefix="hashmatch-metrics-")
     environment = {**worker_environment(settings), "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
     try:
+        scheduler.start()
         with _environment(environment), _stopped_by_signals():
             uvicorn.run(
                 APP_FACTORY,
@@ -153,15 +166,30 @@ def serve(
                 server_header=False,
             )
     finally:
+        # A fetch still running is let go after this: its journal lets the next one go on.
+        scheduler.stop(_GRACEFUL_SECONDS)
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _fetch_exchange(settings: Settings, name: str) -> FetchOutcome:
+    """One scheduled fetch, with its own service (run in the scheduler's thread)."""
+    with _service(settings) as service:
+        return service.exchange_fetch(name)
+
+
+_NOT_FOR_WORKERS = frozenset({"exchange_password", "exchange_schedule"})
+"""Settings the workers never need: the exchange password (fetches run in the parent
+process only), and the schedule (one scheduler, not one per worker)."""
 
 
 def worker_environment(settings: Settings) -> dict[str, str | None]:
     """``HASHMATCH_*`` variables that rebuild ``settings`` in a worker process.
 
-    None means "unset it": the worker then takes the default, as this process did.
+    None means "unset it": the worker then takes the default, as this process did. The
+    exchange password and schedule are unset: workers neither fetch nor schedule.
     """
-    values = settings.model_dump(mode="json")
+    values = settings.model_dump(mode="json", exclude=set(_NOT_FOR_WORKERS))
+    values.update(dict.fromkeys(_NOT_FOR_WORKERS))
     return {
         f"HASHMATCH_{name.upper()}": (
             None if value is None else value if isinstance(value, str) else json.dumps(value)
@@ -242,15 +270,6 @@ def _set(name: str, value: str | None) -> None:
         os.environ.pop(name, None)
     else:
         os.environ[name] = value
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _url_host(host: str) -> str:

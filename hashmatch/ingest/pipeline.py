@@ -14,7 +14,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -40,6 +40,7 @@ __all__ = [
     "choose_adapter",
     "count_distinct",
     "read_records",
+    "stage_entries",
     "stage_list_file",
 ]
 
@@ -186,6 +187,58 @@ def stage_list_file(
         source_bytes=reader.bytes_read,
         adapter=adapter_cls.NAME,
         adapter_version=adapter_cls.VERSION,
+        counts=counts,
+        warnings=tuple(context.warnings),
+        warning_count=context.warning_count,
+    )
+
+
+def stage_entries(
+    *,
+    kept: Iterable[pa.RecordBatch],
+    records: Iterable[pa.RecordBatch],
+    staging_dir: Path,
+    source_name: str,
+    source_sha256: str,
+    source_bytes: int,
+    adapter: str,
+    adapter_version: str,
+) -> StagedVersion:
+    """Write a list version made of entries kept from another version and new records.
+
+    ``kept`` are :data:`ENTRY_SCHEMA` batches already checked (an earlier version's rows);
+    ``records`` are :data:`RECORD_SCHEMA` batches checked here as a list file's are (bad
+    digests are warnings with the record's ``line``, rows without a usable digest are
+    dropped). An exchange fetch loads its versions this way. A version may be empty (every
+    entry withdrawn). Nothing is left behind on failure.
+    """
+    staging_dir.mkdir(parents=True, exist_ok=True)
+    target = staging_dir / f".staging-{uuid.uuid4().hex}.parquet"
+    context = ReadContext(source=source_name)
+    tally = _Tally()
+    try:
+        with pq.ParquetWriter(target, ENTRY_SCHEMA, compression="zstd") as writer:
+            for batch in kept:
+                if batch.num_rows:
+                    writer.write_batch(batch)
+                    tally.rows += batch.num_rows
+                    tally.entries += batch.num_rows
+            for batch in records:
+                entries = _entries(parse_batch(batch), context, tally)
+                if entries.num_rows:
+                    writer.write_batch(entries)
+        counts = _final_counts(target, tally)
+        _fsync(target)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    return StagedVersion(
+        path=target,
+        source_name=source_name,
+        source_sha256=source_sha256,
+        source_bytes=source_bytes,
+        adapter=adapter,
+        adapter_version=adapter_version,
         counts=counts,
         warnings=tuple(context.warnings),
         warning_count=context.warning_count,

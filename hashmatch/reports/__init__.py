@@ -4,6 +4,8 @@ JSON follows ``schemas/report.schema.json`` (generated from :mod:`._model`); CSV
 same rows with the run record in ``#`` lines. Reports hold digests, paths, verdicts and the
 labels of each source; never content. A run with ``--map-to`` also shows each category as a
 crosswalk suggests it, beside the source's own label, and names the crosswalks in its header.
+Every report also says whether a perceptual vendor was used; when one was, its results are
+a section of their own (leads for review, beside each file's exact verdict, never verdicts).
 """
 
 from hashmatch.reports._compare import Comparison, RowDifference, compare_reports
@@ -12,7 +14,10 @@ from hashmatch.reports._files import iter_report_rows, read_report_header, read_
 from hashmatch.reports._html import CONTENT_SECURITY_POLICY
 from hashmatch.reports._model import (
     MAPPING_NOTE,
+    NO_PERCEPTUAL,
     NO_SCHEME,
+    PERCEPTUAL_NOTE,
+    PERCEPTUAL_ROWS,
     REPORT_FORMAT,
     REVIEW,
     STATEMENT,
@@ -26,10 +31,14 @@ from hashmatch.reports._model import (
     ReportMapped,
     ReportMapping,
     ReportMatch,
+    ReportPerceptual,
     ReportRow,
     ReportRun,
+    ReportSimilar,
     ToolInfo,
     report_lists,
+    report_perceptual,
+    similar_text,
 )
 from hashmatch.reports._summary import (
     SUMMARY_KINDS,
@@ -45,7 +54,10 @@ from hashmatch.reports._writers import REPORT_FORMATS, report_format, write_repo
 __all__ = [
     "CONTENT_SECURITY_POLICY",
     "MAPPING_NOTE",
+    "NO_PERCEPTUAL",
     "NO_SCHEME",
+    "PERCEPTUAL_NOTE",
+    "PERCEPTUAL_ROWS",
     "REPORT_FORMAT",
     "REPORT_FORMATS",
     "REVIEW",
@@ -64,8 +76,10 @@ __all__ = [
     "ReportMapped",
     "ReportMapping",
     "ReportMatch",
+    "ReportPerceptual",
     "ReportRow",
     "ReportRun",
+    "ReportSimilar",
     "RowDifference",
     "ToolInfo",
     "charging_summary",
@@ -79,6 +93,8 @@ __all__ = [
     "report_format",
     "report_lists",
     "report_mapping",
+    "report_perceptual",
+    "similar_text",
     "write_report",
     "write_summary",
 ]

@@ -7,7 +7,8 @@ a thumbnail or any file content: digests, paths, verdicts and the sources' label
 
 Reading order: the case; what a match means (the report's statement); the summary (counts
 by verdict with a chart drawn here, so it shows without JavaScript; by list, category, flag
-and mapped category; copies); warnings; the per-file table; the run record. The per-file
+and mapped category; copies); warnings; perceptual similarity (that none was used, or the
+vendor's leads beside each file's exact verdict); the per-file table; the run record. The per-file
 table is drawn a page at a time by the inline script from the JSON (a manifest can have a
 million rows); sorting and filtering work on all rows.
 
@@ -34,7 +35,7 @@ from markupsafe import Markup
 from hashmatch.labels import Label
 from hashmatch.model import Verdict
 from hashmatch.reports._counts import _identity
-from hashmatch.reports._model import NO_SCHEME, REVIEW, Count, ReportHeader
+from hashmatch.reports._model import NO_SCHEME, REVIEW, Count, ReportHeader, ReportSimilar
 
 __all__ = ["CONTENT_SECURITY_POLICY", "MARKED_FLAGS", "write_html"]
 
@@ -298,6 +299,40 @@ def _template() -> jinja2.Template:
     return environment.get_template("report.html.j2")
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Similar:
+    """One perceptual result as the page shows it."""
+
+    item: ReportSimilar
+    input_name: str
+    labels: list[tuple[str, str]]
+    marks: tuple[tuple[str, str], ...] = ()
+
+
+def _label_text(value: Any) -> str:
+    """A label's value as text: text as it is, a list of texts one after another."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "; ".join(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _similar(header: ReportHeader) -> list[_Similar]:
+    names = [item.name for item in header.run.inputs]
+    return [
+        _Similar(
+            item=item,
+            input_name=names[item.input] if 0 <= item.input < len(names) else str(item.input),
+            labels=[(str(k), _label_text(v)) for k, v in item.labels.items()],
+            marks=tuple(
+                text for flag, text in MARKED_FLAGS.items() if item.labels.get(flag) is True
+            ),
+        )
+        for item in header.perceptual.results
+    ]
+
+
 def write_html(handle: TextIO, header: ReportHeader, table: pa.Table) -> None:
     """The report as one self-contained HTML page; the rows are streamed into it."""
     counts = header.counts
@@ -383,6 +418,12 @@ def write_html(handle: TextIO, header: ReportHeader, table: pa.Table) -> None:
         "config_json": Markup(_json(config)),
         "rows_json": _rows_json(table, verdicts, match_sets),
         "duration": max((run.finished_at - run.started_at).total_seconds(), 0.0),
+        "perceptual": header.perceptual,
+        "perceptual_threshold": (
+            "" if header.perceptual.max_distance is None else f"{header.perceptual.max_distance:g}"
+        ),
+        "perceptual_not_hashed": sum(header.perceptual.not_hashed.values()),
+        "similar": _similar(header),
     }
     for chunk in _template().generate(**context):
         handle.write(chunk)

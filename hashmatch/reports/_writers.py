@@ -284,6 +284,7 @@ def _csv_head(handle: TextIO, header: ReportHeader) -> None:
             )
         lines.append(f"# applied: {', '.join(mapping['applied']) or '(none)'}")
     lines.extend(f"# warning: {warning}" for warning in header.warnings)
+    lines.extend(_perceptual_lines(header))
     lines.extend(f"# note: {sentence}" for sentence in header.statement)
     if mapping is not None:
         lines.append(f"# note: {mapping['note']}")
@@ -291,6 +292,35 @@ def _csv_head(handle: TextIO, header: ReportHeader) -> None:
     writer = csv.writer(handle, lineterminator="\n")
     # mapped_categories is last so that the columns of earlier reports keep their places
     writer.writerow([*_ROW_FIELDS, "lists", "matches", "mapped_categories"])
+
+
+def _perceptual_lines(header: ReportHeader) -> list[str]:
+    """The ``#`` lines of the perceptual section: none used, or the vendor, counts and each
+    result beside its row's exact verdict (the rows' columns are those of any run)."""
+    section = header.perceptual
+    lines = [f"# perceptual: {section.summary}"]
+    if not section.used:
+        return lines
+    reasons = ", ".join(f"{reason}: {n}" for reason, n in section.not_hashed.items())
+    distance = "" if section.max_distance is None else f"{section.max_distance:g}"
+    lines += [
+        f"# perceptual vendor: {section.vendor} version {section.vendor_version} "
+        f"(adapter {section.adapter_version}), fingerprint {section.fingerprint or '(none)'}, "
+        f"distance threshold {distance}",
+        f"# perceptual files: {section.rows} files considered {section.considered}, hashed "
+        f"{section.hashed}, not hashed {sum(section.not_hashed.values())}"
+        + (f" ({reasons})" if reasons else ""),
+        f"# perceptual similar files: {section.similar_files}",
+    ]
+    if section.stopped is not None:
+        lines.append(f"# perceptual stopped: {section.stopped}")
+    lines += [
+        f"# similar: input {item.input} line {item.line} {item.path or '(no path)'} "
+        f"[verdict {item.verdict}]: {item.text}"
+        for item in section.results
+    ]
+    lines += [f"# perceptual note: {sentence}" for sentence in section.note]
+    return lines
 
 
 def _csv_rows(batch: pa.RecordBatch) -> pa.Array:

@@ -18,6 +18,7 @@ from typing import Any, Self
 from hashmatch.audit import AuditEntry, AuditRecord
 from hashmatch.keys import ApiKey, is_token_hash
 from hashmatch.model import (
+    ExchangeState,
     Grading,
     ListInfo,
     ListPolicy,
@@ -311,6 +312,27 @@ class Catalog(abc.ABC):
 
         NotFound if no key has that id; Conflict if it is revoked already (the first
         revocation time is kept). Revoked keys are kept, never deleted.
+        """
+
+    # Exchanges (see hashmatch.exchange_sync): one state per exchange
+
+    @abc.abstractmethod
+    def exchange_state(self, exchange: str) -> ExchangeState | None:
+        """What is kept of ``exchange`` (its checkpoint, a fetch under way); None if never."""
+
+    @abc.abstractmethod
+    def save_exchange_state(self, state: ExchangeState) -> None:
+        """Store ``state`` in place of the exchange's earlier one (or as its first).
+
+        NotFound if ``state.list_name`` names no list.
+        """
+
+    @abc.abstractmethod
+    def add_exchange_version(self, version: ListVersionInfo, state: ExchangeState) -> None:
+        """Add ``version`` (active) and store ``state`` in one transaction.
+
+        A fetch's list version and the checkpoint that says what it holds are kept together
+        or not at all: :meth:`add_version`'s errors, and nothing stored on any of them.
         """
 
     # The audit trail (see hashmatch.audit); append-only: no call updates or deletes.

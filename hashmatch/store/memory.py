@@ -19,6 +19,7 @@ from hashmatch.audit import AuditEntry, AuditRecord, chain_entries, make_record
 from hashmatch.errors import Conflict, NotFound
 from hashmatch.keys import ApiKey
 from hashmatch.model import (
+    ExchangeState,
     Grading,
     ListInfo,
     ListPolicy,
@@ -73,6 +74,7 @@ class MemoryCatalog(Catalog):
         """Key id -> key; ``revoked_at`` is kept up to date."""
         self._token_hashes: dict[str, str] = {}
         """Token hash -> key id."""
+        self._exchanges: dict[str, ExchangeState] = {}
 
     def __repr__(self) -> str:
         return "MemoryCatalog()"
@@ -337,6 +339,24 @@ class MemoryCatalog(Catalog):
             self._api_keys[key_id] = revoked
             return revoked
 
+    # Exchanges
+
+    def exchange_state(self, exchange: str) -> ExchangeState | None:
+        with self._lock:
+            return self._exchanges.get(exchange)
+
+    def save_exchange_state(self, state: ExchangeState) -> None:
+        with self._lock:
+            self._require_list(state.list_name)
+            self._exchanges[state.exchange] = _stored_state(state)
+
+    def add_exchange_version(self, version: ListVersionInfo, state: ExchangeState) -> None:
+        with self._lock:
+            self._require_list(state.list_name)
+            stored = _stored_state(state)
+            self.add_version(version, activate=True)
+            self._exchanges[state.exchange] = stored
+
     # The audit trail
 
     def append_audit(
@@ -402,3 +422,17 @@ def _copy_audit(record: AuditRecord) -> AuditRecord:
 def _copy_run(run: RunInfo) -> RunInfo:
     """A run whose ``counts`` dict the caller may change without changing the store."""
     return dataclasses.replace(run, counts=plain_counts(run.counts))
+
+
+def _stored_state(state: ExchangeState) -> ExchangeState:
+    """``state`` as a store keeps it: aware UTC instants (ValueError if naive)."""
+    checkpoint = None if state.checkpoint is None else as_utc(state.checkpoint, "checkpoint")
+    fetch = state.fetch
+    if fetch is not None and fetch.cursor is not None:
+        fetch = dataclasses.replace(fetch, cursor=dict(fetch.cursor))  # no sharing with callers
+    return dataclasses.replace(
+        state,
+        checkpoint=checkpoint,
+        fetch=fetch,
+        updated_at=as_utc(state.updated_at, "updated_at"),
+    )

@@ -29,6 +29,8 @@ from hashmatch.audit import AuditEntry, AuditHead, AuditRecord, chain_entries, m
 from hashmatch.errors import Conflict, InputError, NotFound, StoreError
 from hashmatch.keys import ApiKey, Role
 from hashmatch.model import (
+    ExchangeFetch,
+    ExchangeState,
     Grading,
     IngestCounts,
     ListInfo,
@@ -56,6 +58,7 @@ from hashmatch.store._engine import BEGIN_MODE, create_store_engine, driver_reas
 from hashmatch.store.tables import (
     ApiKeyRow,
     AuditRow,
+    ExchangeStateRow,
     GradingRow,
     ListRow,
     RunRow,
@@ -528,6 +531,42 @@ class SqlCatalog(Catalog):
             row.revoked_at = at
             return _api_key(row)
 
+    # Exchanges
+
+    def exchange_state(self, exchange: str) -> ExchangeState | None:
+        with self._session(f"read the state of exchange {exchange!r}") as session:
+            found = session.execute(
+                select(ExchangeStateRow, ListRow.name)
+                .join(ListRow, ListRow.id == ExchangeStateRow.list_id)
+                .where(ExchangeStateRow.exchange == exchange)
+            ).one_or_none()
+        return None if found is None else _exchange_state(found[0], found[1])
+
+    def save_exchange_state(self, state: ExchangeState) -> None:
+        with self._session(f"save the state of exchange {state.exchange!r}", write=True) as s:
+            _put_exchange_state(s, state)
+
+    def add_exchange_version(self, version: ListVersionInfo, state: ExchangeState) -> None:
+        operation = (
+            f"add version {version.number} of list {version.list_name!r} with its checkpoint"
+        )
+        loaded_at = as_utc(version.loaded_at, "loaded_at")
+        try:
+            with self._session(operation, write=True) as session:
+                list_id = _require_list_id(session, version.list_name, lock=True)
+                session.execute(
+                    update(VersionRow)
+                    .where(VersionRow.list_id == list_id, VersionRow.active)
+                    .values(active=False)
+                )
+                session.add(_version_row(version, list_id, loaded_at, active=True))
+                _put_exchange_state(session, state)
+        except Conflict as exc:
+            raise Conflict(
+                f"list {version.list_name!r} already has a version {version.number}, "
+                f"or version id {version.version_id!r} exists",
+            ) from exc
+
     # The audit trail
 
     def append_audit(
@@ -802,3 +841,30 @@ def _fields(item: Any) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise StoreError(f"malformed JSON in the catalog: expected an object, got {item!r}")
     return item
+
+
+def _put_exchange_state(session: Session, state: ExchangeState) -> None:
+    list_id = _require_list_id(session, state.list_name)
+    checkpoint = None if state.checkpoint is None else as_utc(state.checkpoint, "checkpoint")
+    row = session.get(ExchangeStateRow, state.exchange)
+    if row is None:
+        row = ExchangeStateRow(exchange=state.exchange)
+        session.add(row)
+    row.list_id = list_id
+    row.api_root = state.api_root
+    row.checkpoint = checkpoint
+    row.version_id = state.version_id
+    row.fetch = None if state.fetch is None else state.fetch.as_json()
+    row.updated_at = as_utc(state.updated_at, "updated_at")
+
+
+def _exchange_state(row: ExchangeStateRow, list_name: str) -> ExchangeState:
+    return ExchangeState(
+        exchange=row.exchange,
+        list_name=list_name,
+        api_root=row.api_root,
+        checkpoint=row.checkpoint,
+        version_id=row.version_id,
+        fetch=None if row.fetch is None else ExchangeFetch.from_json(row.fetch),
+        updated_at=row.updated_at,
+    )

@@ -257,5 +257,23 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class ExchangeStateRow(Base):
+    """What is kept of one list exchange: ``exchange_states``.
+
+    ``checkpoint`` says up to when the changes are in version ``version_id`` of the list;
+    ``fetch`` is a fetch under way as JSON text (:meth:`ExchangeFetch.as_json`), or null.
+    """
+
+    __tablename__ = "exchange_states"
+
+    exchange: Mapped[str] = mapped_column(primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("lists.id"))
+    api_root: Mapped[str]
+    checkpoint: Mapped[datetime | None]
+    version_id: Mapped[str | None]
+    fetch: Mapped[str | None]
+    updated_at: Mapped[datetime]
+
+
 verdicts_table: Table = Base.metadata.tables["verdicts"]
 """The ``verdicts`` table for bulk Core inserts (no ORM objects per row)."""

@@ -16,7 +16,7 @@ README = (ROOT / "README.md").read_text("utf-8")
 
 
 def code_blocks(text: str) -> list[str]:
-    return re.findall(r"```(?:sh|bash)?\n(.*?)```", text, flags=re.S)
+    return re.findall(r"```[\w-]*\n(.*?)```", text, flags=re.S)
 
 
 def test_readme_has_the_two_setup_commands_and_ci_runs_the_test_one() -> None:

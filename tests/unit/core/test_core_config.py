@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import getpass
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from hashmatch.config import Settings
+from hashmatch.config import Settings, parse_schedule
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +106,78 @@ def test_the_operator_falls_back_when_there_is_no_login_name(
     assert Settings().operator == "unknown"
     monkeypatch.setattr(getpass, "getuser", lambda: "examiner-9")
     assert Settings().operator == "examiner-9"
+
+
+# Exchange settings
+
+
+def test_a_schedule_names_exchanges_and_intervals() -> None:
+    assert parse_schedule("ncmec-industry=1h, ncmec-ngo = 30m ,,x=2d,y=90") == {
+        "ncmec-industry": timedelta(hours=1),
+        "ncmec-ngo": timedelta(minutes=30),
+        "x": timedelta(days=2),
+        "y": timedelta(seconds=90),
+    }
+    assert parse_schedule("") == {}
+    assert parse_schedule(" , ") == {}
+    assert parse_schedule("x=60s") == {"x": timedelta(minutes=1)}
+    assert parse_schedule("x=366d") == {"x": timedelta(days=366)}
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("ncmec-industry", "is not NAME=INTERVAL"),
+        ("=1h", "is not NAME=INTERVAL"),
+        ("x=", "is not NAME=INTERVAL"),
+        ("x=1w", "is not NAME=INTERVAL"),
+        ("x=-1h", "is not NAME=INTERVAL"),
+        ("x=1.5h", "is not NAME=INTERVAL"),
+        ("x=59s", "at most once a minute"),
+        ("x=0m", "at most once a minute"),
+        ("x=367d", "at least once a year"),
+        ("x=99999999999999999999d", "at least once a year"),
+        ("x=1h,y=2h,x=3h", "'x' is scheduled twice"),
+    ],
+)
+def test_a_bad_schedule_says_which_part_is_wrong(text: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        parse_schedule(text)
+    with pytest.raises(ValidationError, match=reason):
+        Settings(exchange_schedule=text)
+
+
+def test_exchange_settings_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("HASHMATCH_HOME", str(tmp_path))
+    monkeypatch.setenv("HASHMATCH_EXCHANGE_USERNAME", "member-1")
+    monkeypatch.setenv("HASHMATCH_EXCHANGE_PASSWORD", "pw-synthetic-3")
+    monkeypatch.setenv("HASHMATCH_EXCHANGE_SCHEDULE", "ncmec-industry=1h")
+    monkeypatch.setenv("HASHMATCH_EXCHANGE_STALE_AFTER_DAYS", "7")
+    settings = Settings()
+    assert settings.exchange_username == "member-1"
+    assert settings.exchange_password is not None
+    assert settings.exchange_password.get_secret_value() == "pw-synthetic-3"
+    assert "pw-synthetic-3" not in repr(settings)
+    assert "pw-synthetic-3" not in str(settings)
+    assert parse_schedule(settings.exchange_schedule) == {"ncmec-industry": timedelta(hours=1)}
+    assert settings.exchange_stale_after_days == 7
+    assert settings.exchange_credentials_file == tmp_path / "exchange-credentials.toml"
+    other = Settings(exchange_credentials=tmp_path / "elsewhere.toml")
+    assert other.exchange_credentials_file == tmp_path / "elsewhere.toml"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("exchange_window_hours", 0),
+        ("exchange_timeout_seconds", 0),
+        ("exchange_retries", -1),
+        ("exchange_backoff_seconds", -1),
+        ("exchange_stale_after_days", 0),
+    ],
+)
+def test_exchange_settings_refuse_values_that_cannot_work(name: str, value: float) -> None:
+    with pytest.raises(ValidationError, match=name):
+        Settings(**{name: value})  # type: ignore[arg-type]

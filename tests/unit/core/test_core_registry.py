@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 import pyarrow as pa
 import pytest
 
 from hashmatch.adapter import HEAD_BYTES, FormatAdapter, ReadContext, Role
-from hashmatch.errors import AdapterRegistryError, UnsupportedFormat
+from hashmatch.errors import AdapterRegistryError, ConfigurationError, UnsupportedFormat
+from hashmatch.exchange import ExchangeClient, ExchangePage
+from hashmatch.perceptual import PerceptualVendor
 from hashmatch.registry import ENTRY_POINT_GROUP, AdapterRegistry, default_registry
 
 
@@ -194,11 +198,83 @@ def test_built_in_adapters_come_through_the_entry_point_group() -> None:
     installed = {point.name: point.value for point in entry_points(group=ENTRY_POINT_GROUP)}
     assert {"md5sum", "hashdeep", "bare", "csv"} <= set(installed)
     registry = AdapterRegistry.from_entry_points()
-    assert registry.names() == sorted(installed)
+    every = [
+        *registry.names(),
+        *(client.NAME for client in registry.exchanges()),
+        *(vendor.NAME for vendor in registry.vendors()),
+    ]
+    assert sorted(every) == sorted(installed)
     for name, value in installed.items():
-        adapter = registry.get(name)
-        assert f"{adapter.__module__}:{adapter.__qualname__}" == value
-        assert name == adapter.NAME
+        plugin = registry.plugin(name)
+        assert f"{plugin.__module__}:{plugin.__qualname__}" == value
+        assert name == plugin.NAME
+    assert "ncmec" in {client.NAME for client in registry.exchanges()}
+    assert "ncmec-industry" in registry.exchange_names()
+
+
+class _Exchange(ExchangeClient):
+    NAME = "alpha"
+    DESCRIPTION = "a made-up exchange"
+    ENVIRONMENTS: ClassVar[Mapping[str, str]] = {
+        "live": "https://exchange.invalid/api",
+        "test": "https://test.exchange.invalid/api",
+    }
+
+    def fetch(
+        self, *, since: datetime | None, until: datetime, resume: Mapping[str, str] | None = None
+    ) -> Iterator[ExchangePage]:
+        return iter(())
+
+
+class _Vendor(PerceptualVendor):
+    NAME = "vendor-x"
+    DESCRIPTION = "a made-up vendor"
+
+    @property
+    def version(self) -> str:
+        return "x/1"
+
+    def compute(self, path: Path) -> str | None:
+        return None
+
+
+def test_exchanges_and_vendors_are_kept_apart_from_formats() -> None:
+    registry = AdapterRegistry([Beta, _Exchange, _Vendor])
+    assert registry.names() == ["beta"]
+    assert registry.exchanges() == [_Exchange]
+    assert registry.exchange_names() == ["alpha-live", "alpha-test"]
+    assert registry.exchange("alpha-test") == (_Exchange, "test")
+    assert registry.vendors() == [_Vendor]
+    assert registry.vendor("vendor-x") is _Vendor
+    assert registry.plugin("vendor-x") is _Vendor
+    with pytest.raises(UnsupportedFormat, match="unknown format 'vendor-x'"):
+        registry.get("vendor-x")
+
+
+def test_unknown_exchanges_and_vendors_name_the_known_ones() -> None:
+    registry = AdapterRegistry([_Exchange, _Vendor])
+    with pytest.raises(ConfigurationError, match=r"unknown exchange 'alpha'.*alpha-live"):
+        registry.exchange("alpha")
+    with pytest.raises(ConfigurationError, match=r"unknown perceptual vendor 'y'.*vendor-x"):
+        registry.vendor("y")
+    with pytest.raises(UnsupportedFormat, match="no plug-in called 'y'"):
+        registry.plugin("y")
+
+
+def test_one_name_is_refused_across_kinds() -> None:
+    class Clash(_Vendor):
+        NAME = "alpha"
+
+    with pytest.raises(AdapterRegistryError, match="claimed by both"):
+        AdapterRegistry([Alpha, Clash])
+
+
+def test_a_class_of_no_plug_in_kind_is_refused() -> None:
+    class Stray:
+        NAME = "stray"
+
+    with pytest.raises(AdapterRegistryError, match="not a plug-in"):
+        AdapterRegistry().register(Stray)  # type: ignore[arg-type]
 
 
 def test_a_group_with_no_entries_gives_an_empty_registry() -> None:

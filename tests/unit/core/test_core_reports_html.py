@@ -249,7 +249,7 @@ def page(result: CheckResult) -> Page:
 
 def test_sections_come_in_reading_order(page: Page) -> None:
     order = [attrs.get("id") for tag, attrs in page.start_tags if tag == "section"]
-    assert order == ["statement", "summary", "warnings", "files", "record"]
+    assert order == ["statement", "summary", "warnings", "perceptual", "files", "record"]
     title = page.root.find_all("title")[0].text
     assert title == f"hashmatch report: case {HOSTILE_CASE}"
     assert page.root.by_id("title").words() == " ".join(title.split())
