@@ -1,4 +1,4 @@
-"""The baseline of benchmarks/http.py: a minimal HTTP service over a Python set.
+"""The baseline of benchmarks/http_api.py: a minimal HTTP service over a Python set.
 
 What one would write in an afternoon: FastAPI on uvicorn, the list's MD5 digests read into
 a Python ``set`` of ``bytes`` when each worker starts, and the three endpoints the
@@ -15,12 +15,11 @@ benchmark drives, answering in the same shapes as hashmatch's API:
 
 and ``GET /healthz``. No authentication, no audit trail, no labels or provenance (a hit's
 ``matches`` names the list only), no snapshot switching, no access log: it is a floor for
-the work, not a rival product. benchmarks/http.py starts it as
+the work, not a rival product. benchmarks/http_api.py starts it as
 
     python -P benchmarks/_http_baseline.py --list LIST.md5 --port 8751 --workers 2
 
-``-P`` keeps this folder off the front of the import path: benchmarks/http.py would
-otherwise hide the standard library's ``http`` package.
+``-P`` keeps the working directory off the import path; this folder is appended below.
 """
 
 from __future__ import annotations
@@ -138,8 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     os.environ[LIST_ENV] = str(args.list.resolve())
-    # Appended, not prepended: the workers import this module by name, and this folder's
-    # http.py must not hide the standard library's http package.
+    # The workers import this module by name.
     sys.path.append(str(Path(__file__).resolve().parent))
     uvicorn.run(
         "_http_baseline:create_app",

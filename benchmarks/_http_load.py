@@ -1,6 +1,6 @@
-"""The load generator of benchmarks/http.py: a separate process, on loopback, bounded.
+"""The load generator of benchmarks/http_api.py: a separate process, on loopback, bounded.
 
-It reads a plan (JSON) that benchmarks/http.py wrote, with request bodies already encoded
+It reads a plan (JSON) that benchmarks/http_api.py wrote, with request bodies already encoded
 in files beside it, and drives one running server through three phases, each bounded in
 time and in count:
 

@@ -20,7 +20,7 @@ def test_http_benchmark_measures_hashmatch_beside_the_set_baseline(tmp_path: Pat
     result = subprocess.run(
         [
             sys.executable,
-            str(ROOT / "benchmarks" / "http.py"),
+            str(ROOT / "benchmarks" / "http_api.py"),
             *("--quick", "--seed", "7", "--workdir", str(tmp_path)),
         ],
         capture_output=True,

@@ -34,9 +34,9 @@ server's (``server_cpu_cores``, and per process, which shows how evenly the work
 loaded), anything else's (``other_cpu_cores``), and CPU milliseconds per request, which
 hold up better than rates when other work shares the machine.
 
-    python benchmarks/http.py                         # 1 M entries, 10 s a phase
-    python benchmarks/http.py --entries 10000000 --duration 30
-    python benchmarks/http.py --quick                 # seconds; what the test runs
+    python benchmarks/http_api.py                         # 1 M entries, 10 s a phase
+    python benchmarks/http_api.py --entries 10000000 --duration 30
+    python benchmarks/http_api.py --quick                 # seconds; what the test runs
 
 Results print as one JSON document on stdout (progress on stderr). The exit status is 1
 if any request failed or any checked answer was wrong. The host may be noisy: compare
@@ -45,38 +45,29 @@ with the baseline measured in the same run rather than absolute numbers across r
 
 from __future__ import annotations
 
+import argparse
+import binascii
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-# This file shares its name with the standard library's http package, and Python puts the
-# script's folder first on the import path: move the folder to the end, so that
-# ``import http`` (aiohttp, uvicorn, urllib) finds the standard library, and ``_machine``
-# is still found here. The helper processes run with ``python -P`` for the same reason.
-HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.append(str(HERE))
-
-import argparse  # noqa: E402
-import binascii  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.error  # noqa: E402
-import urllib.request  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-import pyarrow as pa  # noqa: E402
-from _http_baseline import NAME as BASELINE_NAME  # noqa: E402
-from _machine import machine  # noqa: E402
+import numpy as np
+import psutil
+import pyarrow as pa
+from _http_baseline import NAME as BASELINE_NAME
+from _machine import machine
 
 TARGET_BULK_JSON_DIGESTS_PER_SECOND = 1_000_000
 TARGET_LOOKUP_P99_MS = 5.0
@@ -87,6 +78,7 @@ single lookups at 1,000 requests/s with a p99 under 5 ms."""
 LIST_NAME = "synthetic"
 PHASES = ("bulk_json", "bulk_arrow", "lookup")
 SERVERS = ("baseline", "hashmatch")
+HERE = Path(__file__).resolve().parent
 LOAD = HERE / "_http_load.py"
 BASELINE = HERE / "_http_baseline.py"
 
