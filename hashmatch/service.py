@@ -785,23 +785,25 @@ class Service:
             window=timedelta(hours=self.settings.exchange_window_hours),
             backoff=self.settings.exchange_backoff_seconds,
         )
+        # The client checks its configuration (the API root, say) before anything is kept.
+        client = client_cls(config)
         folder = self.home / "exchanges" / name
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / ".lock", "a+b") as handle:
+        with contextlib.closing(client), open(folder / ".lock", "a+b") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise Conflict(f"a fetch of {name} is under way in another process") from None
             try:
                 return self._exchange_fetch(
-                    client_cls, config, folder, list_name, full, progress, operator
+                    client, config, folder, list_name, full, progress, operator
                 )
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _exchange_fetch(
         self,
-        client_cls: type[ExchangeClient],
+        client: ExchangeClient,
         config: ExchangeConfig,
         folder: Path,
         list_name: str | None,
@@ -811,6 +813,7 @@ class Service:
     ) -> FetchOutcome:
         name = config.name
         state = self.catalog.exchange_state(name)
+        client_cls = type(client)
         listed = self._exchange_list(name, client_cls, config.environment, state, list_name)
         if listed.policy.require_signature:
             raise ConfigurationError(
@@ -840,7 +843,7 @@ class Service:
         )
         self.catalog.save_exchange_state(state)
         if not fetch.complete:
-            state = self._exchange_pages(client_cls(config), journal, state, progress)
+            state = self._exchange_pages(client, journal, state, progress)
         return self._exchange_load(client_cls, listed, journal, state, resumed, progress, operator)
 
     def _exchange_list(
@@ -902,44 +905,39 @@ class Service:
         assert state.fetch is not None
         fetch = state.fetch
         restarted = False
-        try:
-            while not fetch.complete:
-                try:
-                    pages = client.fetch(
-                        since=fetch.through or fetch.since, until=fetch.until, resume=fetch.cursor
+        while not fetch.complete:
+            try:
+                pages = client.fetch(
+                    since=fetch.through or fetch.since, until=fetch.until, resume=fetch.cursor
+                )
+                for page in pages:
+                    journal.write(fetch.pages, page)
+                    ended = page.fetched_through is not None
+                    fetch = dataclasses.replace(
+                        fetch,
+                        pages=fetch.pages + 1,
+                        cursor=page.cursor,
+                        through=page.fetched_through or fetch.through,
+                        pages_through=fetch.pages + 1 if ended else fetch.pages_through,
+                        complete=page.cursor is None,
                     )
-                    for page in pages:
-                        journal.write(fetch.pages, page)
-                        ended = page.fetched_through is not None
-                        fetch = dataclasses.replace(
-                            fetch,
-                            pages=fetch.pages + 1,
-                            cursor=page.cursor,
-                            through=page.fetched_through or fetch.through,
-                            pages_through=fetch.pages + 1 if ended else fetch.pages_through,
-                            complete=page.cursor is None,
-                        )
-                        state = dataclasses.replace(
-                            state, fetch=fetch, updated_at=datetime.now(UTC)
-                        )
-                        self.catalog.save_exchange_state(state)
-                        progress.stage(
-                            f"{state.exchange}: page {fetch.pages}, {page.updates.num_rows} changes"
-                        )
-                    if not fetch.complete:
-                        fetch = dataclasses.replace(fetch, complete=True, cursor=None)
-                        state = dataclasses.replace(state, fetch=fetch)
-                        self.catalog.save_exchange_state(state)
-                except CursorRejected:
-                    if restarted:
-                        raise
-                    restarted = True
-                    journal.trim(fetch.pages_through)
-                    fetch = dataclasses.replace(fetch, pages=fetch.pages_through, cursor=None)
                     state = dataclasses.replace(state, fetch=fetch, updated_at=datetime.now(UTC))
                     self.catalog.save_exchange_state(state)
-        finally:
-            client.close()
+                    progress.stage(
+                        f"{state.exchange}: page {fetch.pages}, {page.updates.num_rows} changes"
+                    )
+                if not fetch.complete:
+                    fetch = dataclasses.replace(fetch, complete=True, cursor=None)
+                    state = dataclasses.replace(state, fetch=fetch)
+                    self.catalog.save_exchange_state(state)
+            except CursorRejected:
+                if restarted:
+                    raise
+                restarted = True
+                journal.trim(fetch.pages_through)
+                fetch = dataclasses.replace(fetch, pages=fetch.pages_through, cursor=None)
+                state = dataclasses.replace(state, fetch=fetch, updated_at=datetime.now(UTC))
+                self.catalog.save_exchange_state(state)
         return state
 
     def _exchange_load(

@@ -28,6 +28,7 @@ from ncmec_server import FakeEntry, FakeNcmec, synthetic_entries, synthetic_entr
 
 from hashmatch.config import Settings
 from hashmatch.digests import Algorithm
+from hashmatch.errors import ConfigurationError
 from hashmatch.ingest.versions import version_entries
 from hashmatch.records import decode_labels
 from hashmatch.service import Service
@@ -252,3 +253,22 @@ def test_a_refused_password_exits_11_and_never_prints_it(tmp_path: Path, fake: F
     assert done.returncode == 11, done.stdout + done.stderr
     assert "another-synthetic-password" not in done.stdout + done.stderr
     assert "401" in done.stderr or "refused" in done.stderr.lower()
+
+
+def test_an_api_root_the_client_refuses_leaves_nothing_behind(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    path = home / "exchange-credentials.toml"
+    path.write_text(
+        f'[{EXCHANGE}]\nusername = "synthetic-user"\npassword = "{PASSWORD}"\n'
+        'api_root = "https://someone:secret-in-url@exchange.invalid/hashsharing"\n',
+        encoding="utf-8",
+    )
+    path.chmod(0o600)
+    with Service(Settings(home=home)) as service:
+        with pytest.raises(ConfigurationError, match="holds credentials") as caught:
+            service.exchange_fetch(EXCHANGE)
+        assert "secret-in-url" not in str(caught.value)
+        assert service.catalog.exchange_state(EXCHANGE) is None
+        assert service.lists() == []
+        assert service.audit_records() == []
