@@ -127,8 +127,9 @@ def exchange_fetch(
 ) -> None:
     """Fetch an exchange's changes and load them as the next version of its list.
 
-    Exit code 11 when the exchange fails after its retries: the pages fetched so far are
-    kept, and the next fetch goes on from there.
+    Exit code 11 when the exchange fails after its retries or refuses the credentials.
+
+    The pages fetched so far are kept, and the next fetch goes on from there.
 
     Example: hashmatch exchange fetch ncmec-industry
     """
