@@ -374,6 +374,7 @@ class PhotoDnaCloudVendor(PerceptualVendor):
     )
     VERSION: ClassVar[str] = "1"
     FINGERPRINT: ClassVar[str] = "pdna"
+    FINGERPRINT_ALIASES: ClassVar[tuple[str, ...]] = ("photodna",)
     DEFAULT_MAX_DISTANCE: ClassVar[float] = 0.0
 
     def __init__(self, licence: VendorLicence) -> None:

@@ -116,6 +116,10 @@ class PerceptualVendor(ABC):
     DESCRIPTION: ClassVar[str]
     VERSION: ClassVar[str] = "1"
     FINGERPRINT: ClassVar[str] = ""
+    FINGERPRINT_ALIASES: ClassVar[tuple[str, ...]] = ()
+    """Other tags sources write the same kind of hash under (NCMEC writes PhotoDNA as
+    ``pdna:``, VICS and ICSE as ``photodna:``): list fingerprints under any of them are
+    compared."""
     DEFAULT_MAX_DISTANCE: ClassVar[float] = 0.0
 
     def __init__(self, licence: VendorLicence) -> None:

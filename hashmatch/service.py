@@ -1477,22 +1477,29 @@ class Service:
             return match_perceptual(
                 vendor,
                 files,
-                lambda: self._list_fingerprints(snapshot, vendor.FINGERPRINT),
+                lambda: self._list_fingerprints(
+                    snapshot, (vendor.FINGERPRINT, *vendor.FINGERPRINT_ALIASES)
+                ),
                 progress=lambda done, total: progress.bytes_read(label, done, total),
             )
         finally:
             vendor.close()
 
-    def _list_fingerprints(self, snapshot: Snapshot, tag: str) -> list[ListFingerprint]:
+    def _list_fingerprints(self, snapshot: Snapshot, tags: Sequence[str]) -> list[ListFingerprint]:
         """The entries of the snapshot's list versions whose ``perceptual`` label holds a
-        ``<tag>:`` fingerprint; read once per run, and only those rows are decoded."""
-        prefix = f"{tag}:"
-        needle = json.dumps(prefix)[:-1]  # the label is canonical JSON: '"<tag>:'
+        fingerprint under one of ``tags`` (``<tag>:<hash>``); read once per run, and only
+        those rows are decoded."""
+        prefixes = tuple(f"{tag}:" for tag in tags if tag)
+        # the label is canonical JSON: a fingerprint's text starts '"<tag>:'
+        needles = [json.dumps(prefix)[:-1] for prefix in prefixes]
         found: list[ListFingerprint] = []
         for item in snapshot.lists:
             version = self.catalog.get_version(item.version_id)
             for batch in version_entries(version, self.catalog.get_version, self.home):
-                hit = pc.fill_null(pc.match_substring(batch.column("labels"), needle), False)
+                labels = batch.column("labels")
+                hit = pa.array([False] * batch.num_rows, pa.bool_())
+                for needle in needles:
+                    hit = pc.or_(hit, pc.fill_null(pc.match_substring(labels, needle), False))
                 if not pc.any(hit).as_py():
                     continue
                 for row in batch.filter(hit).to_pylist():
@@ -1500,9 +1507,9 @@ class Service:
                     carried = labels.get(Label.PERCEPTUAL.value)
                     carried = [carried] if isinstance(carried, str) else carried or []
                     values = tuple(
-                        v[len(prefix) :]
+                        v.partition(":")[2]
                         for v in carried
-                        if isinstance(v, str) and v.startswith(prefix)
+                        if isinstance(v, str) and v.startswith(prefixes)
                     )
                     if values:
                         found.append(

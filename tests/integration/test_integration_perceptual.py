@@ -617,3 +617,33 @@ def test_a_hostile_file_name_is_text_in_the_perceptual_section(
     part = html[start : html.index("</section>", start)]
     assert "&lt;td&gt;&lt;script&gt;alert(1)&lt;script&gt;.txt" in part
     assert "<script>" not in part
+
+
+class AliasVendor(TestVendor):
+    """The test vendor's hashes, read from lists under an alias of its tag."""
+
+    NAME = "alias-vendor"
+    FINGERPRINT = "another-tag"
+    FINGERPRINT_ALIASES = ("test-simhash",)
+
+
+class NoAliasVendor(AliasVendor):
+    NAME = "no-alias-vendor"
+    FINGERPRINT_ALIASES = ()
+
+
+@pytest.mark.parametrize(("vendor", "similar"), [(AliasVendor, 1), (NoAliasVendor, 0)])
+def test_list_fingerprints_are_read_under_the_vendors_aliases_too(
+    service: Service, case: Case, vendor: type[TestVendor], similar: int
+) -> None:
+    registry = AdapterRegistry.from_entry_points()
+    registry.register(vendor)
+    case.licences.write_text(f'[{vendor.NAME}]\nkey = "{KEY}"\nmax_distance = 8\n', "utf-8")
+    with open_service(case, registry=registry) as aliased:
+        result = aliased.check(
+            [case.manifest], case_ref="CASE-P9", perceptual=vendor.NAME, files_root=case.files
+        )
+    section = result.header.perceptual
+    assert section.fingerprints_compared == similar
+    assert section.similar_files == similar
+    assert [r.entry for r in section.results] == ["9001-syn-img-1"] * similar
