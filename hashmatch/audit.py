@@ -96,6 +96,7 @@ class AuditAction(enum.StrEnum):
     KEY = "key"
     MATCH = "match"
     EXCHANGE = "exchange"
+    BATCH = "batch"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -79,6 +79,7 @@ from hashmatch.errors import (
 from hashmatch.exchange import ExchangeClient, ExchangeConfig
 from hashmatch.exchange_sync import FetchOutcome, Journal, merge, read_access, resolve
 from hashmatch.index import ChainLink, Snapshot, SnapshotList, SnapshotSource, SnapshotStore
+from hashmatch.index.shards import ShardSet, export_shards
 from hashmatch.ingest.pipeline import (
     HashingReader,
     StagedVersion,
@@ -99,7 +100,7 @@ from hashmatch.ingest.vetting import vet_source
 from hashmatch.keys import ApiKey, hash_token, new_token, parse_roles, parse_token
 from hashmatch.labels import Label
 from hashmatch.match.live import LiveMatcher, Lookup, Serving
-from hashmatch.match.matcher import VERDICT_SCHEMA, Matcher
+from hashmatch.match.matcher import VERDICT_SCHEMA, Matcher, join_reason
 from hashmatch.match.perceptual import (
     ListFingerprint,
     PerceptualFile,
@@ -156,6 +157,7 @@ from hashmatch.review import (
     write_queue,
     write_vics_gradings,
 )
+from hashmatch.scaleout import BatchOutcome, connect, match_parquet
 from hashmatch.scan import (
     ScanProgress,
     plan_tree,
@@ -1087,6 +1089,88 @@ class Service:
             self._publish(self._build_and_record(active))
         return self.snapshots.open_current(threads=self.settings.lookup_threads)
 
+    # -- scale-out ----------------------------------------------------------------------
+
+    def export_shards(self, out: Path, *, bits: int = 8, progress: Progress = _QUIET) -> ShardSet:
+        """Write the serving snapshot as prefix shards into the new folder ``out``.
+
+        Workers of a batch job (:meth:`batch`) map only the shards their rows need.
+        """
+        snapshot = self.snapshot(progress=progress)
+        if snapshot is None:
+            raise InputError("no list has been loaded yet: there is no snapshot to export")
+        progress.stage(f"exporting snapshot {snapshot.id[:12]} as {2**bits} shards an algorithm")
+        shards = export_shards(snapshot, out, bits=bits, progress=progress.stage)
+        self._audit(
+            AuditAction.EXPORT,
+            f"shards:{snapshot.id}",
+            {"snapshot": snapshot.id, "bits": bits, "keys": sum(shards.counts.values())},
+        )
+        return shards
+
+    def batch(
+        self,
+        manifests: Sequence[Path],
+        out: Path,
+        *,
+        shards: Path | None = None,
+        scheduler: str | None = None,
+        workers: int = 2,
+        partitions: int | None = None,
+        bits: int = 8,
+        map_to: str | None = None,
+        operator: str | None = None,
+        progress: Progress = _QUIET,
+    ) -> BatchOutcome:
+        """Match Parquet manifests on a Dask cluster; verdicts go to ``out/part-*.parquet``.
+
+        ``scheduler`` is a dask.distributed scheduler address (``tcp://host:8786``);
+        without one, a local cluster of ``workers`` processes runs the job. ``shards`` is
+        a shard folder every worker can read (``hashmatch snapshot shards``); without one,
+        the serving snapshot is exported (once) under the data directory, which only
+        workers on this machine can read. The audit trail records the job's counts, its
+        snapshot and the manifests' names; no verdict row goes to the catalog (a batch of
+        billions of rows is the Parquet files' job).
+        """
+        if map_to is not None:
+            load_crosswalks().require_target(map_to)
+        if shards is None:
+            snapshot = self.snapshot(progress=progress)
+            if snapshot is None:
+                raise InputError("no list has been loaded yet: there is no snapshot to match")
+            shards = self.home / "shards" / f"{snapshot.id}-{bits}"
+            if not (shards / "shards.json").is_file():
+                shutil.rmtree(shards, ignore_errors=True)
+                self.export_shards(shards, bits=bits, progress=progress)
+        if scheduler is None:
+            progress.stage(f"starting a local Dask cluster of {workers} workers")
+        with connect(scheduler, workers=workers) as client:
+            outcome = match_parquet(
+                manifests,
+                shards,
+                out,
+                client=client,
+                partitions=partitions,
+                map_to=map_to,
+                progress=progress.stage,
+            )
+        self._audit(
+            AuditAction.BATCH,
+            f"batch:{outcome.snapshot_id}",
+            {
+                "snapshot": outcome.snapshot_id,
+                "inputs": [{"name": name, "rows": rows} for name, rows in outcome.inputs],
+                "rows": outcome.rows,
+                "counts": outcome.counts,
+                "pieces": outcome.pieces,
+                "partitions": outcome.partitions,
+                "cluster": "local" if scheduler is None else "remote",
+                "seconds": round(outcome.seconds, 3),
+            },
+            operator=operator,
+        )
+        return outcome
+
     def _build_and_record(self, versions: Sequence[ListVersionInfo]) -> str:
         snapshot_id, ordered = self._build(versions)
         self._record(snapshot_id, ordered)
@@ -1771,12 +1855,29 @@ class Service:
         return record
 
     def _write_head(self, record: AuditRecord) -> None:
+        """Move the head file on to ``record``, never back.
+
+        Processes (and threads, and replicas sharing the data directory) append and then
+        write the head: under a lock, a record older than the head already written is
+        left, and each write goes through a temporary file of its own, so that a reader
+        sees the old head or the new one, never half of one.
+        """
         head = self.home / _AUDIT_HEAD
-        temporary = head.with_name(f".{head.name}.{os.getpid()}.tmp")
-        temporary.write_text(
-            json.dumps({"seq": record.seq, "hash": record.hash}) + "\n", encoding="utf-8"
-        )
-        os.replace(temporary, head)
+        with open(self.home / ".audit-head.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                try:
+                    written = int(json.loads(head.read_text(encoding="utf-8"))["seq"])
+                except (OSError, ValueError, KeyError, TypeError):
+                    written = 0  # none yet, or unreadable: this write repairs it
+                if written >= record.seq:
+                    return
+                handle, name = tempfile.mkstemp(dir=self.home, prefix=f".{head.name}.")
+                with os.fdopen(handle, "w", encoding="utf-8") as temporary:
+                    temporary.write(json.dumps({"seq": record.seq, "hash": record.hash}) + "\n")
+                os.replace(name, head)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def audit_records(self, *, since_seq: int = 0, limit: int | None = None) -> list[AuditRecord]:
         """The audit trail, oldest first."""
@@ -2283,8 +2384,7 @@ def _apply_warnings(
     if by_line:
         reasons = table.column("reason").to_pylist()
         for row in np.flatnonzero(np.isin(lines, list(by_line))).tolist():
-            notes = "; ".join(by_line[int(lines[row])])
-            reasons[row] = f"{reasons[row]}; {notes}" if reasons[row] else notes
+            reasons[row] = join_reason(reasons[row], "; ".join(by_line[int(lines[row])]))
         table = table.set_column(
             table.schema.get_field_index("reason"), "reason", pa.array(reasons, pa.string())
         )

@@ -850,6 +850,42 @@ def snapshot_rebuild() -> None:
     )
 
 
+@snapshot_app.command("shards")
+@handled
+def snapshot_shards(
+    out_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="A new folder for the shards, on storage every worker can read "
+            "(NFS, a parallel file system, or copied to each node)."
+        ),
+    ],
+    bits: Annotated[
+        int,
+        typer.Option(
+            "--bits",
+            help="Leading bits of the digest that pick a shard: 8 (256 shards an algorithm) "
+            "or 16 (65,536, for lists of billions).",
+        ),
+    ] = 8,
+) -> None:
+    """Export the serving snapshot as prefix shards, for 'hashmatch batch' on a cluster.
+
+    Each shard holds the digests that begin with one prefix, in the same memory-mapped layout as the snapshot. A worker maps only the shards its rows need, so no machine has to hold the whole snapshot.
+
+    Example: hashmatch snapshot shards /shared/hashmatch/shards --bits 8
+    """  # noqa: E501 (rich renders each docstring line as a line)
+    with _service() as service, _progress() as progress:
+        shards = service.export_shards(out_dir, bits=bits, progress=progress)
+    counts = ", ".join(f"{a.value} {n:,}" for a, n in shards.counts.items() if n)
+    out.print(
+        f"exported snapshot {shards.snapshot_id[:12]} to {escape(str(out_dir))}: "
+        f"{2**bits} shards an algorithm; {counts}",
+        highlight=False,
+    )
+
+
+# -- demo --------------------------------------------------------------------------------
 # -- demo --------------------------------------------------------------------------------
 
 
@@ -913,7 +949,7 @@ def demo(
 
 
 # Mounted here, after the helpers they import from this module exist.
-from hashmatch.cli import examiner, serve  # noqa: E402, F401  (commands register on ``app``)
+from hashmatch.cli import batch, examiner, serve  # noqa: E402, F401  (commands register on ``app``)
 from hashmatch.cli.bundle import bundle_app  # noqa: E402
 from hashmatch.cli.exchange import exchange_app  # noqa: E402
 from hashmatch.cli.keys import keys_app  # noqa: E402

@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import shutil
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator, Mapping, Sequence
@@ -57,7 +58,7 @@ from hashmatch.index._base import (
     as_digest_matrix,
 )
 
-__all__ = ["SortedArrayIndex", "SortedKeys", "build_sorted_keys"]
+__all__ = ["SortedArrayIndex", "SortedKeys", "build_sorted_keys", "open_label_sets"]
 
 _ALL_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 _CHUNK = 8_192
@@ -550,6 +551,21 @@ class SortedArrayIndex(HashIndex):
         """How many digests the delta overlay changes."""
         return sum(len(o) for o in self._overlay.values())
 
+    def overlay_keys(self, algorithm: Algorithm) -> DigestMatrix:
+        """The digests the overlay changes (added, relabelled or removed), unordered."""
+        keys = list(self._overlay[algorithm])
+        if not keys:
+            return np.empty((0, algorithm.width), dtype=np.uint8)
+        return as_digest_matrix(keys, algorithm)
+
+    def save_label_sets(self, path: Path) -> None:
+        """Write the label sets to ``path``: the stored file linked when nothing was added."""
+        sets = self._sets
+        if isinstance(sets, _ArrowLabelSets) and not sets.added:
+            _link_or_copy(sets.path, path)
+        else:
+            _save_sets(path, sets)
+
     # -- deltas -----------------------------------------------------------------------
 
     def add(self, algorithm: Algorithm, digests: DigestMatrix, members: Sequence[Member]) -> None:
@@ -676,7 +692,10 @@ class _ArrowLabelSets(LabelSetTable):
 
     def __init__(self, path: Path, count: int) -> None:
         super().__init__()
+        self.path = path
         self._table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+        if count < 0:
+            count = self._table.num_rows
         if self._table.num_rows != count:
             raise ValueError(f"{path.name}: {self._table.num_rows} label sets, {count} recorded")
         self._base = count
@@ -684,6 +703,11 @@ class _ArrowLabelSets(LabelSetTable):
         self._extra: list[LabelSet] = []
         self._extra_ids: dict[LabelSet, int] = {}
         self._decoded: dict[int, LabelSet] = {}
+
+    @property
+    def added(self) -> int:
+        """Sets interned after opening (by deltas), which the stored file does not hold."""
+        return len(self._extra)
 
     def _load(self) -> None:
         if not self._loaded:
@@ -727,3 +751,15 @@ class _ArrowLabelSets(LabelSetTable):
     def __iter__(self) -> Iterator[LabelSet]:
         self._load()
         return super().__iter__()
+
+
+def open_label_sets(path: Path) -> LabelSetTable:
+    """The label sets stored in ``path`` (as :meth:`SortedArrayIndex.save` writes them)."""
+    return _ArrowLabelSets(path, -1)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)

@@ -40,7 +40,7 @@ from hashmatch.ingest.parse import ParsedBatch, hex_column
 from hashmatch.model import Purpose, Verdict
 from hashmatch.records import decode_labels
 
-__all__ = ["VERDICTS", "VERDICT_SCHEMA", "Matcher", "RowMatcher"]
+__all__ = ["VERDICTS", "VERDICT_SCHEMA", "Matcher", "RowMatcher", "join_reason", "with_notes"]
 
 VERDICTS: tuple[Verdict, ...] = tuple(Verdict)
 """Verdicts in the order their codes are assigned."""
@@ -273,3 +273,20 @@ def _shown_digest(parsed: ParsedBatch, algorithm: Algorithm) -> pa.Array:
     given = pc.utf8_trim_whitespace(parsed.records.column(algorithm.value))
     given = pc.if_else(pc.equal(given, ""), pa.nulls(len(given), pa.string()), given)
     return pc.coalesce(hex_column(parsed.digests[algorithm]), given)
+
+
+def join_reason(reason: str | None, notes: str) -> str:
+    """A row's reason with the adapter's notes about the row (a repaired size...) after it."""
+    return f"{reason}; {notes}" if reason else notes
+
+
+def with_notes(verdicts: pa.RecordBatch, notes: pa.Array) -> pa.RecordBatch:
+    """``verdicts`` with each row's notes (null: none) joined to its reason."""
+    if notes.null_count == len(notes):
+        return verdicts
+    at = VERDICT_SCHEMA.get_field_index("reason")
+    reasons = verdicts.column(at).to_pylist()
+    for row, note in enumerate(notes.to_pylist()):
+        if note is not None:
+            reasons[row] = join_reason(reasons[row], note)
+    return verdicts.set_column(at, "reason", pa.array(reasons, pa.string()))

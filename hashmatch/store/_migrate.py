@@ -7,6 +7,7 @@ no ``alembic.ini`` is read.
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,20 +78,60 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     StoreError if the database cannot be reached, or is at a revision this code does not
     know (written by a newer hashmatch).
     """
-    if revision == "head":
-        try:
-            if _at_head(engine):
-                return
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                f"migrate the catalog to {revision} failed: {driver_reason(exc)}"
-            ) from exc
+    if revision == "head" and _already_at_head(engine):
+        return
     from alembic import command  # noqa: PLC0415
 
     config = alembic_config()
-    with _translated(f"migrate the catalog to {revision}"), engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with _translated(f"migrate the catalog to {revision}"), _serialised(engine):
+        # Another process (a replica starting at the same moment) may have migrated
+        # while this one waited for the lock.
+        if revision == "head" and _already_at_head(engine):
+            return
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+
+def _already_at_head(engine: Engine) -> bool:
+    try:
+        return _at_head(engine)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"migrate the catalog to head failed: {driver_reason(exc)}") from exc
+
+
+_MIGRATION_LOCK = 0x686D_6967  # "hmig": the advisory lock that serialises migrations
+"""PostgreSQL advisory lock key held while a process migrates the catalog."""
+
+
+@contextmanager
+def _serialised(engine: Engine) -> Iterator[None]:
+    """Hold a lock that other processes migrating the same database wait for.
+
+    PostgreSQL: a session advisory lock. A SQLite file: an ``flock`` on a file beside it
+    (SQLite serves one machine). An in-memory SQLite database needs none.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK}
+                )
+                connection.commit()
+        return
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.migrate-lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
