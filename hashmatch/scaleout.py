@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 from hashmatch.adapter import ReadContext
 from hashmatch.digests import Algorithm, digest_matrix
-from hashmatch.errors import ConfigurationError, InputError
+from hashmatch.errors import ConfigurationError, HashmatchError, InputError
 from hashmatch.index.shards import ShardedIndex, ShardSet, route_prefix
 from hashmatch.ingest.parse import ParsedBatch, parse_batch
 from hashmatch.match.matcher import VERDICT_SCHEMA, VERDICTS, Matcher, with_notes
@@ -367,7 +367,7 @@ def match_parquet(
     counts = {v.value: int(totals[v.value].sum()) for v in VERDICTS}
     matched = int(totals["rows"].sum())
     if matched != rows:
-        raise InputError(f"{rows:,} rows read but {matched:,} matched: the job lost rows")
+        raise HashmatchError(f"{rows:,} rows read but {matched:,} matched: the job lost rows")
     return BatchOutcome(
         out=out,
         snapshot_id=shard_set.snapshot_id,

@@ -49,7 +49,7 @@ import pyarrow.parquet as pq
 from hashmatch.digests import Algorithm, digest_matrix
 from hashmatch.errors import NotFound, SnapshotError
 from hashmatch.index._base import DigestMatrix, LabelSetTable, Member
-from hashmatch.index.sorted_array import SortedArrayIndex, leading_words
+from hashmatch.index.sorted_array import SortedArrayIndex, leading_words, link_or_copy
 from hashmatch.model import Purpose, UpdateMode
 
 __all__ = [
@@ -340,10 +340,10 @@ class SnapshotStore:
             deltas: list[dict[str, Any]] = []
             for number, delta in enumerate(earlier):
                 name = f"delta-{number:04d}.parquet"
-                _link_or_copy(base_path / delta["file"], work / name)
+                link_or_copy(base_path / delta["file"], work / name)
                 deltas.append({**delta, "file": name})
             name = f"delta-{len(deltas):04d}.parquet"
-            _link_or_copy(link.path, work / name)
+            link_or_copy(link.path, work / name)
             rows = pq.ParquetFile(work / name).metadata.num_rows
             deltas.append(
                 {
@@ -544,13 +544,6 @@ def _sha256_file(path: Path) -> str:
         while chunk := handle.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
 
 
 def _write_durably(path: Path, data: bytes) -> None:

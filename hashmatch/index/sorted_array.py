@@ -58,7 +58,13 @@ from hashmatch.index._base import (
     as_digest_matrix,
 )
 
-__all__ = ["SortedArrayIndex", "SortedKeys", "build_sorted_keys", "open_label_sets"]
+__all__ = [
+    "SortedArrayIndex",
+    "SortedKeys",
+    "build_sorted_keys",
+    "link_or_copy",
+    "open_label_sets",
+]
 
 _ALL_ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 _CHUNK = 8_192
@@ -562,7 +568,7 @@ class SortedArrayIndex(HashIndex):
         """Write the label sets to ``path``: the stored file linked when nothing was added."""
         sets = self._sets
         if isinstance(sets, _ArrowLabelSets) and not sets.added:
-            _link_or_copy(sets.path, path)
+            link_or_copy(sets.path, path)
         else:
             _save_sets(path, sets)
 
@@ -758,7 +764,8 @@ def open_label_sets(path: Path) -> LabelSetTable:
     return _ArrowLabelSets(path, -1)
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: Path, target: Path) -> None:
+    """A hard link of ``source`` at ``target``, or a copy where links cannot be made."""
     try:
         os.link(source, target)
     except OSError:
