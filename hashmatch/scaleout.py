@@ -206,18 +206,26 @@ def _read_piece(piece: Piece, *, bits: int) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-_MATCHERS: dict[tuple[str, str | None], Matcher] = {}
+_MATCHERS: dict[tuple[str, str, str | None], Matcher] = {}
 _MATCHERS_LOCK = threading.Lock()
 
 
 def _matcher(shards: str, map_to: str | None) -> Matcher:
-    """One matcher per worker process and shard folder: shards stay mapped across tasks."""
-    key = (shards, map_to)
+    """One matcher per worker process and shard set: shards stay mapped across tasks.
+
+    Keyed by the folder and the snapshot its manifest names (read again by every task, a
+    few hundred bytes), so that a folder exported anew is never answered from the old one
+    by a long-lived worker.
+    """
+    shard_set = ShardSet.open(Path(shards))
+    key = (shards, shard_set.snapshot_id, map_to)
     with _MATCHERS_LOCK:
         found = _MATCHERS.get(key)
         if found is None:
-            snapshot = ShardSet.open(Path(shards)).open_snapshot()
-            found = _MATCHERS[key] = Matcher(snapshot, map_to=map_to)
+            stale = [k for k in _MATCHERS if k[0] == shards]
+            for old in stale:
+                del _MATCHERS[old]
+            found = _MATCHERS[key] = Matcher(shard_set.open_snapshot(), map_to=map_to)
         return found
 
 

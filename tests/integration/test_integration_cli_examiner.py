@@ -198,9 +198,11 @@ def test_ctrl_c_stops_a_scan_cleanly(tmp_path: Path) -> None:
     """SIGINT in the middle of hashing: exit 130, no manifest, no partial file, no report."""
     evidence = tmp_path / "big"
     evidence.mkdir()
-    for n in range(4):  # sparse: 2 GiB to hash, nothing much on disk
+    # Sparse: 8 GiB to hash (about 20 s), nothing much on disk. With 2 GiB, a loaded CI
+    # machine once finished hashing before this process sent the signal.
+    for n in range(8):
         with open(evidence / f"disk{n}.img", "wb") as handle:
-            handle.truncate(512 << 20)
+            handle.truncate(1 << 30)
     out = tmp_path / "out"
     out.mkdir()
     env = {**os.environ, "HASHMATCH_HOME": str(tmp_path / "home")}
@@ -230,7 +232,7 @@ def test_ctrl_c_stops_a_scan_cleanly(tmp_path: Path) -> None:
     assert "interrupted" in stderr
     assert "Traceback" not in stderr
     assert list(out.iterdir()) == []
-    assert sorted(p.name for p in evidence.iterdir()) == [f"disk{n}.img" for n in range(4)]
+    assert sorted(p.name for p in evidence.iterdir()) == [f"disk{n}.img" for n in range(8)]
 
 
 def test_gradings_export_as_a_signed_bundle_that_another_unit_loads(
